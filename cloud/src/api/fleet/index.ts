@@ -1,0 +1,1 @@
+export { deviceTelemetryRoutes, fleetRoutes } from './routes.ts';

@@ -1,0 +1,2 @@
+export { DASHBOARD_PATH } from './page.ts';
+export { dashboardRoutes } from './routes.ts';

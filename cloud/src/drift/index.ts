@@ -1,0 +1,9 @@
+// Drift detection in the cloud: telemetry sketches merged per model version and fleet slice, judged
+// against the version's reference profile, stored as drift reports.
+export {
+  DriftMonitor,
+  type DriftMonitorOptions,
+  type DriftScopeKind,
+  recentDriftReports,
+  type StoredDriftReport,
+} from './drift-monitor.ts';

@@ -1,0 +1,84 @@
+// The other ways to put a batch of windows into PostgreSQL, kept so `pnpm bench ingest` measures
+// them against the chosen path (window-writer.ts, unnest) in the same run: drizzle's multi-row
+// VALUES, and postgres.js COPY into a temporary table followed by INSERT ... SELECT ... ON CONFLICT
+// (COPY itself cannot skip duplicates).
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type postgres from 'postgres';
+import type { Db } from '../db/index.ts';
+import { telemetryWindows } from '../db/schema.ts';
+import type { TelemetryWindowRow } from './window-row.ts';
+import { WINDOW_COLUMNS as COLUMNS, insertWindows, windowRowTexts as rowTexts } from './window-writer.ts';
+
+export type WritePath = 'multi_row_values' | 'unnest_arrays' | 'copy_then_insert';
+
+/** drizzle's multi-row VALUES: 22 parameters a row. */
+export async function insertWindowsValues(db: Db, rows: readonly TelemetryWindowRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const inserted = await db
+    .insert(telemetryWindows)
+    .values([...rows])
+    .onConflictDoNothing({ target: [telemetryWindows.deviceId, telemetryWindows.seq] })
+    .returning({ seq: telemetryWindows.seq });
+  return inserted.length;
+}
+
+/** COPY's text format: backslash, tab, newline and carriage return escaped; null as \N. */
+function copyLine(values: Array<string | null>): string {
+  return `${values
+    .map((v) =>
+      v === null
+        ? '\\N'
+        : v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r'),
+    )
+    .join('\t')}\n`;
+}
+
+/** postgres.js only: COPY into a session temp table, then one INSERT ... SELECT with ON CONFLICT. */
+export async function insertWindowsCopy(
+  client: postgres.Sql,
+  rows: readonly TelemetryWindowRow[],
+): Promise<number> {
+  if (rows.length === 0) return 0;
+  // The temp table lives in one session: reserve a connection from the pool for the whole batch.
+  const session = await client.reserve();
+  try {
+    await session.unsafe(
+      'create temp table if not exists telemetry_windows_copy (like telemetry_windows including defaults)',
+    );
+    await session.unsafe('truncate telemetry_windows_copy');
+    const writable: Writable = await session
+      .unsafe(`copy telemetry_windows_copy (${COLUMNS.join(', ')}) from stdin`)
+      .writable();
+    await pipeline(
+      (async function* () {
+        for (const row of rows) yield copyLine(rowTexts(row));
+      })(),
+      writable,
+    );
+    const inserted = await session.unsafe(
+      `insert into telemetry_windows (${COLUMNS.join(', ')}) select ${COLUMNS.join(', ')} from telemetry_windows_copy on conflict (device_id, seq) do nothing`,
+    );
+    return inserted.count;
+  } finally {
+    session.release();
+  }
+}
+
+export async function writeWithPath(
+  path: WritePath,
+  db: Db,
+  rows: readonly TelemetryWindowRow[],
+): Promise<number> {
+  switch (path) {
+    case 'unnest_arrays':
+      return insertWindows(db, rows);
+    case 'multi_row_values':
+      return insertWindowsValues(db, rows);
+    case 'copy_then_insert': {
+      const client = (db as unknown as { $client?: postgres.Sql }).$client;
+      if (typeof client?.reserve !== 'function') throw new TypeError('COPY needs the postgres.js driver');
+      return insertWindowsCopy(client, rows);
+    }
+  }
+}

@@ -1,0 +1,136 @@
+// Carries out a step's device actions through the MQTT bridge: `send` (the device's new model),
+// `shadow` (its current model, with the new one as `desired.shadow`) and `unshadow` (its desired
+// state again without the shadow). A failed publish is undone in the step's state, so the next tick
+// retries it, and recorded as an event.
+import type { DeliveredModel, DesiredState, ModelRef, ModelVariant } from '@edgeloop/shared';
+import type { MqttBridge } from '../mqtt/bridge.ts';
+import type { Logger } from '../mqtt/observability.ts';
+import type { ModelRegistry } from '../registry/model-registry.ts';
+import type { VariantRecord } from '../registry/records.ts';
+import type { RolloutDevice, RolloutWave, Step } from './machine.ts';
+import type { LoadedRollout } from './store.ts';
+
+/** Desired states as stored on the device rows (what each device was last told). */
+export type StoredDesired = ReadonlyMap<string, Partial<DesiredState>>;
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+const delivered = (record: VariantRecord, chunkSize: number): DeliveredModel => ({
+  manifest: record.manifest,
+  signature: record.signature,
+  delivery: { chunkSize, chunks: Math.ceil(record.size / chunkSize) },
+});
+
+export class DesiredStatePublisher {
+  constructor(
+    private readonly bridge: { publishDesired: MqttBridge['publishDesired'] },
+    private readonly registry: Pick<ModelRegistry, 'getVariant'>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Publishes what `step` asks for; returns how many desired states went out. */
+  async carryOut(loaded: LoadedRollout, step: Step, stored: StoredDesired): Promise<number> {
+    const variants = new Map<string, Promise<VariantRecord>>();
+    const variantOf = (model: string, version: number, variant: ModelVariant) => {
+      const key = `${model}/${version}/${variant}`;
+      let found = variants.get(key);
+      if (found === undefined) {
+        found = this.registry.getVariant(model, version, variant);
+        variants.set(key, found);
+      }
+      return found;
+    };
+    const rolloutId = loaded.state.id;
+    const fail = (device: RolloutDevice, kind: string, err: unknown) => {
+      const reason = `publish failed: ${message(err)}`;
+      step.events.push({ kind, wave: device.wave, deviceId: device.deviceId, reason });
+      this.logger.warn(
+        { event: `rollouts.${kind}`, rolloutId, deviceId: device.deviceId, reason },
+        'could not publish a desired state; retried next tick',
+      );
+    };
+    let sent = 0;
+    for (const action of step.actions) {
+      if (action.kind === 'rollback') continue;
+      const index = step.state.devices.findIndex((d) => d.deviceId === action.deviceId);
+      const device = step.state.devices[index];
+      if (device === undefined) continue;
+      const current = stored.get(device.deviceId);
+      try {
+        if (action.kind === 'unshadow') {
+          // Only our own shadow is removed: a later rollout may own the desired state by now.
+          if (current?.rolloutId !== rolloutId || !current.shadow) continue;
+          await this.bridge.publishDesired(device.deviceId, {
+            rolloutId,
+            model: current.model ?? null,
+            config: current.config ?? {},
+            shadow: null,
+          });
+          sent++;
+          continue;
+        }
+        if (device.modelVersion === null || device.variant === null || device.chunkSize === null)
+          throw new Error('device row has no artifact');
+        const record = await variantOf(loaded.state.modelName, device.modelVersion, device.variant);
+        if (action.kind === 'send') {
+          const desired = await this.bridge.publishDesired(device.deviceId, {
+            rolloutId,
+            model: delivered(record, device.chunkSize),
+            config: current?.config ?? {},
+            shadow: null, // replaces a shadow phase's desired state
+          });
+          step.state.devices[index] = { ...device, generation: desired.generation };
+        } else {
+          const phase = step.state.waves.find((w) => w.index === device.wave)?.params.shadow;
+          await this.bridge.publishDesired(device.deviceId, {
+            rolloutId,
+            model: current?.model ?? (await this.#currentModel(device, variantOf)),
+            config: current?.config ?? {},
+            shadow: { model: delivered(record, device.chunkSize), rate: phase?.rate ?? 0 },
+          });
+        }
+        sent++;
+      } catch (err) {
+        if (action.kind === 'send') {
+          const reason = `publish failed: ${message(err)}`;
+          step.state.devices[index] = { ...device, state: 'pending', sentAt: null, reason };
+          fail(device, 'device.send_failed', err);
+        } else if (action.kind === 'shadow') {
+          editShadowSent(step.state.waves, device, (sentTo) => sentTo.filter((id) => id !== device.deviceId));
+          fail(device, 'device.shadow_send_failed', err);
+        } else {
+          editShadowSent(step.state.waves, device, (sentTo) => [...sentTo, device.deviceId]);
+          fail(device, 'device.unshadow_failed', err);
+        }
+      }
+    }
+    return sent;
+  }
+
+  /** The model a device without a stored desired state runs: what it reported when planned. */
+  async #currentModel(
+    device: RolloutDevice,
+    variantOf: (model: string, version: number, variant: ModelVariant) => Promise<VariantRecord>,
+  ): Promise<DeliveredModel | null> {
+    const from: ModelRef | null = device.fromModel;
+    if (from === null) return null; // it runs nothing: the shadow has nothing to agree with yet
+    const record = await variantOf(from.name, Number(from.version), from.variant);
+    if (record.sha256 !== from.sha256)
+      throw new Error(`its current model ${from.name} v${from.version} is not the registered artifact`);
+    return delivered(record, device.chunkSize ?? 64 * 1024);
+  }
+}
+
+function editShadowSent(
+  waves: RolloutWave[],
+  device: RolloutDevice,
+  edit: (sent: string[]) => string[],
+): void {
+  const i = waves.findIndex((w) => w.index === device.wave);
+  const wave = waves[i];
+  if (wave?.params.shadow === undefined) return;
+  waves[i] = {
+    ...wave,
+    params: { ...wave.params, shadow: { ...wave.params.shadow, sent: edit(wave.params.shadow.sent) } },
+  };
+}
