@@ -4,7 +4,8 @@
 //   MQTT_URL are set they also run against those real servers.
 // - Browser tests run in Debian's headless Chromium (playwright-core). Without a Chromium they are
 //   skipped, loudly; with EDGELOOP_REQUIRE_BROWSER=1 (as in .ci/run) a missing Chromium fails.
-// Ends with one plain line "tests: N passed, N failed, N skipped" that CI reads.
+// Ends with one plain line "tests: N passed, N failed, N skipped, N flaky" that CI reads; tests
+// that passed only on CI's one retry are listed by name in a banner above it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 
@@ -42,16 +43,22 @@ for (const [name, value] of [
 }
 
 const report = '.vitest-report.json';
+const flakyReport = '.vitest-flaky.json';
 rmSync(report, { force: true });
+rmSync(flakyReport, { force: true });
 const args = [
   'node_modules/vitest/vitest.mjs',
   'run',
   '--reporter=default',
   '--reporter=json',
+  '--reporter=./scripts/flaky-reporter.mjs',
   `--outputFile.json=${report}`,
   ...process.argv.slice(2),
 ];
-const run = spawnSync(process.execPath, args, { stdio: 'inherit', env });
+const run = spawnSync(process.execPath, args, {
+  stdio: 'inherit',
+  env: { ...env, EDGELOOP_FLAKY_REPORT: flakyReport },
+});
 
 let summary = 'tests: 0 passed, 1 failed, 0 skipped';
 if (existsSync(report)) {
@@ -62,5 +69,15 @@ if (existsSync(report)) {
     banner(['Browser tests were SKIPPED (no Chromium). See the banner at the top of this run.']);
   }
 }
+if (existsSync(flakyReport)) {
+  const flaky = JSON.parse(readFileSync(flakyReport, 'utf8'));
+  if (flaky.length > 0) {
+    banner([
+      `${flaky.length} FLAKY TEST(S): failed first, passed on retry. Fix them:`,
+      ...flaky.map((t) => `${t.file} > ${t.test}`),
+    ]);
+  }
+  summary += `, ${flaky.length} flaky`;
+}
 console.log(summary);
-process.exit(run.status ?? 1);
+process.exitCode = run.status ?? 1;

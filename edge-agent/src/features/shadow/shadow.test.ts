@@ -240,6 +240,9 @@ describe('shadow mode', () => {
     cloud.addArtifact(v2.bytes);
     await cloud.publishDesired(first.deviceId, withShadow({ generation: 1, model: v1, key, shadow: v2 }));
     await shadowReady(first.deviceId, v2.manifest.sha256);
+    // The champion may still be downloading when the shadow is ready: wait for both, so every
+    // request counted below belongs to the first run.
+    await eventually(() => first.agent.status().model?.sha256 === v1.manifest.sha256, 10_000, 'v1 active');
     await first.agent.stop();
     const requests = cloud.requests.filter((r) => r.deviceId === first.deviceId).length;
 
