@@ -249,6 +249,16 @@ export async function startCloud(
       logger: log('drift'),
       onScore: (model, version, feature, psi) => fleetMetrics.setDriftScore(model, version, feature, psi),
       onReport: (report) => retraining.onDriftReport(report),
+      onBaseline: (b) => {
+        retraining.store
+          .recordEvent('drift.baseline.active', b.model, 'drift-monitor', {
+            version: b.version,
+            scopeKind: b.scopeKind,
+            scope: b.scope,
+            samples: b.collectedSamples,
+          })
+          .catch(() => undefined); // the log line of the monitor already tells
+      },
     });
     driftMonitor.start();
     stops.push({ name: 'drift monitor', stop: () => driftMonitor.stop() });

@@ -22,6 +22,7 @@ import {
   openModelRegistry,
   RetrainOrchestrator,
   RolloutService,
+  requestBaseline,
   schema,
   silentLogger,
   startHttpServer,
@@ -201,6 +202,16 @@ describeInBrowser('the dashboard alerts panel and drift page', () => {
     ).toBe('rgb(240, 106, 106)');
     await screenshot(page, 'alerts');
 
+    // A slice collecting its new normal is listed above the reports.
+    await requestBaseline(database.db, {
+      model: 'digits',
+      version: 1,
+      scopeKind: 'device_class',
+      scope: 'simulated',
+      targetSamples: 400,
+      reason: 'new lens',
+      requestedBy: 'ops',
+    });
     await page.evaluate(() => {
       location.hash = '#/drift';
     });
@@ -237,6 +248,10 @@ describeInBrowser('the dashboard alerts panel and drift page', () => {
       ['ok', 'ok', 'warn', 'warn', 'alert', 'alert'],
       ['ok', 'ok', 'ok'],
     ]);
+    const baselines = await page.$$eval('[data-testid=drift-baselines] tbody tr', (trs) =>
+      trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)),
+    );
+    expect(baselines).toEqual([['digits v1', 'class simulated', 'collecting 0/400', 'ops', 'new lens']]);
     await screenshot(page, 'drift');
     expect(errors).toEqual([]);
   }, 60_000);

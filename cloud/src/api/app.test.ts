@@ -66,6 +66,7 @@ describe.each(testDatabases())('operator API on $name', ({ open }) => {
         '/api/v1/devices/{id}/credentials/rotate',
         '/api/v1/devices/{id}/telemetry',
         '/api/v1/drift',
+        '/api/v1/drift/baselines',
         '/api/v1/fleet/summary',
         '/api/v1/fleet/timeseries',
         '/api/v1/groups',

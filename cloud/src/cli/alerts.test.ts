@@ -6,11 +6,7 @@ import type { Database } from '../db/index.ts';
 import { alerts } from '../db/schema.ts';
 import { testDatabases } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
-import type { CliIO } from './command.ts';
-
-const { main } = (await import('../../../bin/cli.ts')) as {
-  main: (argv: string[], io: CliIO) => Promise<number>;
-};
+import { runCli } from './testing.ts';
 
 describe('edgeloop alerts', () => {
   let database: Database;
@@ -48,20 +44,7 @@ describe('edgeloop alerts', () => {
     await database?.close();
   });
 
-  async function run(argv: string[]) {
-    let out = '';
-    let err = '';
-    const io: CliIO = {
-      out: (t) => {
-        out += t;
-      },
-      err: (t) => {
-        err += t;
-      },
-      env,
-    };
-    return { code: await main(argv, io), out, err };
-  }
+  const run = (argv: string[]) => runCli(argv, { env });
 
   it('prints open alerts as a table, --all adds resolved ones, --json the API items', async () => {
     const open = await run(['alerts']);

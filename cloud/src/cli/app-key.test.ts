@@ -7,11 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCloud, startCloud } from '../cloud.ts';
 import { loadCloudConfig } from '../config/index.ts';
 import { silentLogger } from '../log/index.ts';
-import type { CliIO } from './command.ts';
-
-const { main } = (await import('../../../bin/cli.ts')) as {
-  main: (argv: string[], io: CliIO) => Promise<number>;
-};
+import { runCli } from './testing.ts';
 
 let dataDir: string;
 let cloud: RunningCloud;
@@ -24,21 +20,8 @@ const start = () =>
     { logger: silentLogger, bootstrapModel: false },
   );
 
-async function run(argv: string[]) {
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    env: { EDGELOOP_CLOUD: cloud.urls.api, EDGELOOP_TOKEN: cloud.adminToken },
-    logSink: { write: () => true },
-  };
-  return { code: await main(argv, io), out, err };
-}
+const run = (argv: string[]) =>
+  runCli(argv, { env: { EDGELOOP_CLOUD: cloud.urls.api, EDGELOOP_TOKEN: cloud.adminToken } });
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'edgeloop-app-key-cli-'));

@@ -7,36 +7,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCloud, startCloud } from '../cloud.ts';
 import { loadCloudConfig } from '../config/index.ts';
 import { silentLogger } from '../log/index.ts';
-import type { CliIO } from './command.ts';
+import { runCli } from './testing.ts';
 
 // The dispatcher lives at the repository root; it is what `edgeloop` runs.
-const { main } = (await import('../../../bin/cli.ts')) as {
-  main: (argv: string[], io: CliIO) => Promise<number>;
-};
-
 let dataDir: string;
 let cloud: RunningCloud;
 let env: Record<string, string | undefined>;
 
 const ports = { port: '0', 'mqtt-port': '0', 'mqtt-ws-port': '0' };
 
-async function run(argv: string[], extraEnv: Record<string, string | undefined> = {}, stop?: AbortSignal) {
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    env: { ...env, ...extraEnv },
-    logSink: { write: () => true },
-    ...(stop ? { stop } : {}),
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const run = (argv: string[], extraEnv: Record<string, string | undefined> = {}, stop?: AbortSignal) =>
+  runCli(argv, { env: { ...env, ...extraEnv }, ...(stop ? { stop } : {}) });
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'edgeloop-cli-'));
@@ -196,9 +177,9 @@ describe('edgeloop cloud start / start', () => {
 
     // Stop it (as SIGINT would) once the banner says it is up, after checking it serves requests.
     const stop = new AbortController();
-    let out = '';
     let served = 0;
-    const code = await main(
+    let asked = false;
+    const result = await runCli(
       [
         'start',
         '--no-fleet',
@@ -212,23 +193,20 @@ describe('edgeloop cloud start / start', () => {
         dataDir,
       ],
       {
-        out: (text) => {
-          out += text;
+        env: {},
+        stop: stop.signal,
+        onOut: (out) => {
           const api = /API {10}(\S+)/.exec(out)?.[1];
-          if (!api) return;
+          if (!api || asked) return;
+          asked = true;
           void fetch(`${api}/api/v1/devices`, { headers: { authorization: `Bearer ${stored}` } })
             .then((res) => {
               served = res.status;
             })
             .finally(() => stop.abort());
         },
-        err: () => {},
-        env: {},
-        logSink: { write: () => true },
-        stop: stop.signal,
       },
     );
-    const result = { code, out };
     expect(served).toBe(200);
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/edgeloop is running/);

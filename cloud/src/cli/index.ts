@@ -5,6 +5,7 @@ import { brokerCommands } from './broker.ts';
 import { cloudStartCommands } from './cloud-start.ts';
 import type { CliCommand } from './command.ts';
 import { deviceCommands } from './device.ts';
+import { driftCommands } from './drift.ts';
 import { groupCommands } from './group.ts';
 import { modelCommands } from './model.ts';
 import { modelJobCommands } from './model-jobs.ts';
@@ -37,4 +38,5 @@ export const cloudCliCommands: CliCommand[] = [
   ...appKeyCommands,
   ...brokerCommands,
   ...alertCommands,
+  ...driftCommands,
 ];

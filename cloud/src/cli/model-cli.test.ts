@@ -7,11 +7,7 @@ import { type RunningCloud, startCloud } from '../cloud.ts';
 import { loadCloudConfig } from '../config/index.ts';
 import { silentLogger } from '../log/index.ts';
 import { FAST_LATENCY, tempDir, writeDigitFolder } from '../pipeline/testing.ts';
-import type { CliIO } from './command.ts';
-
-const { main } = (await import('../../../bin/cli.ts')) as {
-  main: (argv: string[], io: CliIO) => Promise<number>;
-};
+import { runCli } from './testing.ts';
 
 const TINY = JSON.stringify({ convChannels: [4, 8], hidden: 16, batchSize: 16, learningRate: 0.005 });
 const ports = { port: '0', 'mqtt-port': '0', 'mqtt-ws-port': '0' };
@@ -20,23 +16,8 @@ let folder: string;
 let cloud: RunningCloud;
 let env: Record<string, string | undefined>;
 
-async function run(argv: string[], options: { tty?: boolean } = {}) {
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    env,
-    isTTY: options.tty ?? false,
-    logSink: { write: () => true },
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+const run = (argv: string[], options: { tty?: boolean } = {}) =>
+  runCli(argv, { env, isTTY: options.tty ?? false });
 
 function config(dir: string) {
   return loadCloudConfig({ flags: { ...ports, 'data-dir': dir, 'quick-start': true } });

@@ -17,12 +17,9 @@ import { CLASSES, registration } from '../registry/test-fixtures.ts';
 import { RetrainOrchestrator } from '../retraining/index.ts';
 import { fieldDigits, insertSamples } from '../retraining/testing.ts';
 import { RolloutService } from '../rollouts/index.ts';
-import type { CliIO } from './command.ts';
 import { applySettings } from './retrain.ts';
+import { runCli } from './testing.ts';
 
-const { main } = (await import('../../../bin/cli.ts')) as {
-  main: (argv: string[], io: CliIO) => Promise<number>;
-};
 const pglite = testDatabases()[0] as TestDatabase;
 
 describe('edgeloop retrain', () => {
@@ -32,23 +29,7 @@ describe('edgeloop retrain', () => {
   let jobs: JobRunner;
   let env: Record<string, string | undefined>;
 
-  async function run(argv: string[]) {
-    let out = '';
-    let err = '';
-    const io: CliIO = {
-      out: (t) => {
-        out += t;
-      },
-      err: (t) => {
-        err += t;
-      },
-      env,
-      isTTY: false,
-      stop: new AbortController().signal,
-    };
-    const code = await main(argv, io);
-    return { code, out, err };
-  }
+  const run = (argv: string[]) => runCli(argv, { env, isTTY: false, stop: new AbortController().signal });
 
   beforeAll(async () => {
     database = await pglite.open();

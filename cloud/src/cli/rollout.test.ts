@@ -16,12 +16,8 @@ import { CLASSES, registration } from '../registry/test-fixtures.ts';
 import { RolloutScheduler } from '../rollouts/scheduler.ts';
 import { RolloutService } from '../rollouts/service.ts';
 import { FakeBridge, testProfile } from '../rollouts/testing.ts';
-import type { CliIO } from './command.ts';
 import { CLEAR_SCREEN } from './rollout-view.ts';
-
-const { main } = (await import('../../../bin/cli.ts')) as {
-  main: (argv: string[], io: CliIO) => Promise<number>;
-};
+import { runCli } from './testing.ts';
 
 // The CLI is a client of the API: one database (the embedded one) is enough here.
 const pglite = testDatabases()[0] as TestDatabase;
@@ -34,27 +30,16 @@ describe('edgeloop rollout', () => {
   let scheduler: RolloutScheduler;
   let bridge: FakeBridge;
 
-  async function run(
+  const run = (
     argv: string[],
     options: { tty?: boolean; stop?: AbortSignal; onOut?: (out: string) => void } = {},
-  ) {
-    let out = '';
-    let err = '';
-    const io: CliIO = {
-      out: (t) => {
-        out += t;
-        options.onOut?.(out);
-      },
-      err: (t) => {
-        err += t;
-      },
+  ) =>
+    runCli(argv, {
       env,
       logSink: { write: () => true, isTTY: options.tty === true },
       stop: options.stop ?? new AbortController().signal,
-    };
-    const code = await main(argv, io);
-    return { code, out, err };
-  }
+      ...(options.onOut ? { onOut: options.onOut } : {}),
+    });
 
   beforeAll(async () => {
     database = await pglite.open();

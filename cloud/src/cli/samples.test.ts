@@ -16,11 +16,7 @@ import { SigningKeys } from '../registry/signing-keys.ts';
 import { CLASSES, registration } from '../registry/test-fixtures.ts';
 import { insertSamples, sampleRow } from '../samples/index.ts';
 import { testSample } from '../samples/testing.ts';
-import type { CliIO } from './command.ts';
-
-const { main } = (await import('../../../bin/cli.ts')) as {
-  main: (argv: string[], io: CliIO) => Promise<number>;
-};
+import { runCli } from './testing.ts';
 
 // The CLI is a client of the API: the embedded database is enough here.
 const pglite = testDatabases()[0] as TestDatabase;
@@ -32,21 +28,8 @@ describe('edgeloop samples', () => {
   let env: Record<string, string | undefined>;
   const ids: Record<string, number> = {};
 
-  async function run(argv: string[], token?: string) {
-    let out = '';
-    let err = '';
-    const io: CliIO = {
-      out: (t) => {
-        out += t;
-      },
-      err: (t) => {
-        err += t;
-      },
-      env: token ? { ...env, EDGELOOP_TOKEN: token } : env,
-      logSink: { write: () => true },
-    };
-    return { code: await main(argv, io), out, err };
-  }
+  const run = (argv: string[], token?: string) =>
+    runCli(argv, { env: token ? { ...env, EDGELOOP_TOKEN: token } : env });
 
   beforeAll(async () => {
     database = await pglite.open();

@@ -19,6 +19,7 @@ import { devices, driftReports, models, modelVersions, telemetryWindows } from '
 import { testDatabases } from '../db/testing.ts';
 import { telemetryWindow } from '../ingest/testing.ts';
 import { windowRow } from '../ingest/window-row.ts';
+import { listBaselines, removeBaseline, requestBaseline } from './baselines.ts';
 import { DriftMonitor, type StoredDriftReport } from './drift-monitor.ts';
 
 const mnist = loadMnistDataset();
@@ -184,6 +185,110 @@ describe.each(testDatabases())('DriftMonitor on $name', ({ open }) => {
     await sendWindow(cameras[1]!, 160);
     const [report] = await monitor.tick();
     expect(report).toMatchObject({ scope: 'dark-cam', report: { samples: 210, windows: 2 } });
+  });
+
+  it('judges a slice against its collected baseline once one is requested, and alarms again when it changes back', async () => {
+    const [dark, clean] = [cameras[1]!, cameras[0]!];
+    const key = { model: 'digits', version: 1, scopeKind: 'device_class' as const, scope: 'dark-cam' };
+    const requested = await requestBaseline(database.db, {
+      ...key,
+      targetSamples: 400,
+      reason: 'test: the dark room is the new normal',
+      requestedBy: 'test',
+    });
+    expect(requested).toMatchObject({ status: 'collecting', collectedSamples: 0, profile: null });
+
+    // Collecting: the slice is not judged, its progress is recorded.
+    await sendWindow(dark, 150);
+    await sendWindow(clean, 150);
+    await sendWindow(clean, 150);
+    const during = await monitor.tick();
+    expect(during.map((r) => r.scope)).toEqual(['clean-cam']);
+    expect((await listBaselines(database.db, { model: 'digits' }))[0]).toMatchObject({
+      status: 'collecting',
+      collectedSamples: 150,
+    });
+    await sendWindow(dark, 150);
+    await sendWindow(dark, 150);
+    expect(await monitor.tick()).toEqual([]);
+    const [active] = await listBaselines(database.db, { model: 'digits' });
+    expect(active).toMatchObject({ status: 'active', collectedSamples: 450 });
+    expect(active?.profile?.fingerprint).toBe(profile.fingerprint);
+    expect(active?.profile?.sampleSize).toBe(450);
+
+    // Dark is now normal for that slice: three evaluations, none above ok…
+    const states: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      await sendWindow(dark, 150);
+      await sendWindow(dark, 150);
+      states.push(...(await monitor.tick()).map((r) => r.report.state));
+    }
+    expect(states).toEqual(['ok', 'ok', 'ok']);
+    // …and when the room is lit again, the slice has changed against its baseline.
+    const back: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const darkCamera = { ...dark, corrupt: (x: Float32Array) => x };
+      await sendWindow(darkCamera, 150);
+      await sendWindow(darkCamera, 150);
+      back.push(...(await monitor.tick()).map((r) => r.report.state));
+    }
+    expect(back.at(-1)).toBe('alert');
+
+    // Operators see baselines (viewer), request and remove them (operator) over the API.
+    const api = await createApiFixture(database.db);
+    const listed = await api.request('GET', '/api/v1/drift/baselines?model=digits', {
+      token: api.tokens.viewer,
+    });
+    expect(listed.json).toMatchObject({
+      baselines: [
+        { scope: 'dark-cam', status: 'active', collectedSamples: 450, fingerprint: profile.fingerprint },
+      ],
+    });
+    const asked = { model: 'digits', version: 1, scope: 'blur-cam', samples: 300 };
+    const forbidden = await api.request('POST', '/api/v1/drift/baselines', {
+      token: api.tokens.viewer,
+      body: asked,
+    });
+    expect(forbidden.status).toBe(403);
+    const created = await api.request('POST', '/api/v1/drift/baselines', {
+      token: api.tokens.operator,
+      body: asked,
+    });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({
+      scopeKind: 'device_class',
+      status: 'collecting',
+      targetSamples: 300,
+    });
+    const unknown = await api.request('POST', '/api/v1/drift/baselines', {
+      token: api.tokens.operator,
+      body: { ...asked, version: 9 },
+    });
+    expect(unknown.status).toBe(404);
+    const removed = await api.request(
+      'DELETE',
+      '/api/v1/drift/baselines?model=digits&version=1&scope=blur-cam',
+      {
+        token: api.tokens.operator,
+      },
+    );
+    expect(removed.status).toBe(200);
+
+    // Removing the baseline judges the slice against the version's profile again.
+    await removeBaseline(database.db, key);
+    expect(await listBaselines(database.db)).toEqual([]);
+    await expect(removeBaseline(database.db, key)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    for (let round = 0; round < 2; round++) {
+      await sendWindow(dark, 150);
+      await sendWindow(dark, 150);
+      await monitor.tick();
+    }
+    const [latest] = await monitor.tick().then(async () => {
+      await sendWindow(dark, 150);
+      await sendWindow(dark, 150);
+      return monitor.tick();
+    });
+    expect(latest?.report.state).toBe('alert');
   });
 });
 

@@ -11,6 +11,7 @@ import {
   type DriftDetectorOptions,
   type DriftReport,
   type ReferenceProfile,
+  referenceFromWindows,
   referenceProfileSchema,
   WindowSketch,
 } from '@edgeloop/shared';
@@ -19,6 +20,7 @@ import type { SessionAdvisoryLock } from '../db/advisory-lock.ts';
 import type { Db } from '../db/index.ts';
 import { devices, driftReports, modelVersions, telemetryWindows } from '../db/schema.ts';
 import type { Logger } from '../log/index.ts';
+import { activateBaseline, type DriftBaseline, listBaselines, recordCollected } from './baselines.ts';
 
 export type DriftScopeKind = 'device_class' | 'group';
 
@@ -37,6 +39,8 @@ export interface DriftMonitorOptions {
   onScore?: (model: string, version: string, feature: string, psi: number) => void;
   /** Called with every stored report (events, alerts). */
   onReport?: (report: StoredDriftReport) => void;
+  /** Called when a slice's collected windows become its baseline (`drift_baselines`). */
+  onBaseline?: (baseline: DriftBaseline) => void;
   logger?: Logger;
   now?: () => Date;
   /**
@@ -60,7 +64,14 @@ export interface StoredDriftReport {
 
 interface Stream {
   detector: DriftDetector;
+  /** What the slice is judged against: its active baseline, else the version's profile. */
   profile: ReferenceProfile;
+  /** The version's own profile (the spec windows are read with, the base a baseline rebases). */
+  versionProfile: ReferenceProfile;
+  /** The baseline row this stream was built from (`requestId:status`), or '' for none. */
+  baselineTag: string;
+  /** While the slice's baseline is collecting: its request and the windows merged so far. */
+  collecting: { baseline: DriftBaseline; merged: WindowSketch | null } | null;
   pending: WindowSketch | null;
   windows: number;
   start: Date | null;
@@ -172,17 +183,26 @@ export class DriftMonitor {
       )
       .orderBy(asc(telemetryWindows.ingestedAt))
       .limit(this.#o.batchSize ?? 10_000);
+    const baselines = await this.#baselines();
     const touched = new Set<string>();
+    const collected = new Set<string>();
     for (const row of rows) {
       this.#watermark = row.ingestedAt;
       if (row.model === null || row.version === null) continue;
-      const stream = await this.#stream(row.model, row.version, row.scope ?? '');
+      const stream = await this.#stream(row.model, row.version, row.scope ?? '', baselines);
       if (stream === undefined) continue;
       let window: WindowSketch;
       try {
-        window = WindowSketch.fromWire(row.sketches, stream.profile.spec);
+        window = WindowSketch.fromWire(row.sketches, stream.versionProfile.spec);
       } catch {
         continue; // binned against another spec (or malformed): it cannot be compared with this profile
+      }
+      if (stream.collecting) {
+        // A slice collecting its new normal is not judged meanwhile.
+        const { merged } = stream.collecting;
+        stream.collecting.merged = merged ? merged.merge(window) : window;
+        collected.add(streamKey(row.model, row.version, row.scope ?? ''));
+        continue;
       }
       stream.pending = stream.pending ? stream.pending.merge(window) : window;
       stream.windows++;
@@ -190,6 +210,7 @@ export class DriftMonitor {
       stream.end = stream.end && stream.end > row.windowEnd ? stream.end : row.windowEnd;
       touched.add(streamKey(row.model, row.version, row.scope ?? ''));
     }
+    for (const key of collected) await this.#collect(key);
     const stored: StoredDriftReport[] = [];
     for (const key of touched) {
       const report = this.#evaluate(key);
@@ -257,15 +278,26 @@ export class DriftMonitor {
     }
   }
 
-  async #stream(model: string, version: number, scope: string): Promise<Stream | undefined> {
+  async #stream(
+    model: string,
+    version: number,
+    scope: string,
+    baselines: Map<string, DriftBaseline>,
+  ): Promise<Stream | undefined> {
     const key = streamKey(model, version, scope);
+    const baseline = baselines.get(key);
+    const tag = baseline ? `${baseline.requestId}:${baseline.status}` : '';
     const known = this.#streams.get(key);
-    if (known) return known;
-    const profile = await this.#profile(model, version);
-    if (!profile) return undefined;
+    if (known && known.baselineTag === tag) return known;
+    const versionProfile = await this.#profile(model, version);
+    if (!versionProfile) return undefined;
+    const profile = (baseline?.status === 'active' && baseline.profile) || versionProfile;
     const stream: Stream = {
       detector: new DriftDetector(profile, this.#o.detector),
       profile,
+      versionProfile,
+      baselineTag: tag,
+      collecting: baseline?.status === 'collecting' ? { baseline, merged: null } : null,
       pending: null,
       windows: 0,
       start: null,
@@ -273,6 +305,44 @@ export class DriftMonitor {
     };
     this.#streams.set(key, stream);
     return stream;
+  }
+
+  /** This scope kind's baselines by stream key, read every tick (a handful of rows). */
+  async #baselines(): Promise<Map<string, DriftBaseline>> {
+    const rows = await listBaselines(this.#o.db, { scopeKind: this.#scope });
+    return new Map(rows.map((b) => [streamKey(b.model, b.version, b.scope), b]));
+  }
+
+  /** Records a collecting slice's progress; with enough samples its windows become its baseline. */
+  async #collect(key: string): Promise<void> {
+    const stream = this.#streams.get(key);
+    const collecting = stream?.collecting;
+    if (!stream || !collecting?.merged) return;
+    const { baseline, merged } = collecting;
+    if (merged.count < baseline.targetSamples) {
+      await recordCollected(this.#o.db, baseline, merged.count);
+      return;
+    }
+    const profile = referenceFromWindows(stream.versionProfile, merged);
+    const active = await activateBaseline(this.#o.db, baseline, profile);
+    if (!active) return; // replaced or removed meanwhile: the next tick rebuilds the stream
+    Object.assign(stream, {
+      detector: new DriftDetector(profile, this.#o.detector),
+      profile,
+      baselineTag: `${active.requestId}:${active.status}`,
+      collecting: null,
+    });
+    this.#o.logger?.info(
+      {
+        event: 'drift.baseline_active',
+        model: active.model,
+        version: active.version,
+        scope: `${active.scopeKind}:${active.scope}`,
+        samples: profile.sampleSize,
+      },
+      `drift baseline of ${active.model} v${active.version} on ${active.scopeKind} ${active.scope} is active`,
+    );
+    this.#o.onBaseline?.(active);
   }
 
   async #profile(model: string, version: number): Promise<ReferenceProfile | null> {

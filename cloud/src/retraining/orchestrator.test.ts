@@ -11,7 +11,7 @@ import type { Dataset } from '../datasets/index.ts';
 import type { Database } from '../db/index.ts';
 import { devices, events, fleetSamples, retrainRuns, rollouts } from '../db/schema.ts';
 import { testDatabases } from '../db/testing.ts';
-import type { StoredDriftReport } from '../drift/index.ts';
+import { listBaselines, type StoredDriftReport } from '../drift/index.ts';
 import { createLogger } from '../log/index.ts';
 import { detachedContext, JobRunner, ModelJobs, ModelPipeline } from '../pipeline/index.ts';
 import { FAST_LATENCY, TINY_TRAINING, tempDir } from '../pipeline/testing.ts';
@@ -21,6 +21,7 @@ import { FakeBridge, testProfile } from '../rollouts/testing.ts';
 import { mnistSubset } from '../training/fixtures/mnist-digits.ts';
 import { RetrainOrchestrator } from './orchestrator.ts';
 import type { RetrainPolicyInput } from './policy.ts';
+import { RETRAINING_ACTOR } from './run-executor.ts';
 import { fieldDigits, insertSamples, scrambleLabels } from './testing.ts';
 
 const digits = mnistSubset({ train: 300, validation: 60, test: 200 });
@@ -316,6 +317,17 @@ describe.each(testDatabases())('RetrainOrchestrator on $name', ({ open }) => {
     expect(promoted).toMatchObject({ status: 'promoted', progress: { fraction: 1 } });
     expect(promoted.finishedAt).not.toBeNull();
     expect((await registry.resolveAlias('digits', 'champion')).version).toBe(challenger.version);
+    // `challenger` no longer names anything; the slice that drifted collects a new baseline.
+    await expect(registry.resolveAlias('digits', 'challenger')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await listBaselines(database.db, { model: 'digits' })).toMatchObject([
+      {
+        version: challenger.version,
+        scopeKind: 'device_class',
+        scope: 'sim-int8',
+        status: 'collecting',
+        requestedBy: RETRAINING_ACTOR,
+      },
+    ]);
   }, 120_000);
 
   it('refuses a challenger trained on scrambled labels: rejected naming the gate, no rollout', async () => {
@@ -345,7 +357,7 @@ describe.each(testDatabases())('RetrainOrchestrator on $name', ({ open }) => {
     const refused = await registry.getVersion('digits', run.challengerVersion!);
     expect(refused.aliases).toEqual([]);
     expect(await database.db.select().from(rollouts)).toHaveLength(rolloutsBefore.length);
-    expect((await registry.resolveAlias('digits', 'challenger')).version).toBe(championNow.version);
+    await expect(registry.resolveAlias('digits', 'challenger')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await registry.resolveAlias('digits', 'champion')).version).toBe(championNow.version);
     for (const id of ['cam-0', 'cam-1', 'cam-2', 'cam-3'])
       expect(bridge.lastDesired(id)?.model?.manifest.version).not.toBe(String(refused.version));

@@ -32,6 +32,8 @@ export interface RetrainOrchestratorOptions {
   tickIntervalMs?: number;
   /** false: no timers; tests call `tick()` and `idle()`. Default true. */
   autoTick?: boolean;
+  /** Inferences a drifted slice's new baseline is collected from after a promotion (default 500). */
+  baselineSamples?: number;
   now?: () => Date;
   logger?: Logger;
 }
@@ -58,7 +60,13 @@ export class RetrainOrchestrator {
     this.#logger = options.logger ?? silentLogger;
     this.store = new RetrainStore(options.database.db, options.now);
     this.#lock = options.lock ?? sessionAdvisoryLock(options.database, 'retraining');
-    this.#canaries = new CanaryWatcher(this.store, options.registry, options.rollouts, this.#logger);
+    this.#canaries = new CanaryWatcher(
+      this.store,
+      options.registry,
+      options.rollouts,
+      this.#logger,
+      options.baselineSamples,
+    );
   }
 
   get leader(): boolean {

@@ -1,29 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { SketchError } from '../sketches/errors.ts';
-import { FeatureExtractor } from '../sketches/features.ts';
 import { WindowSketch } from '../sketches/window-sketch.ts';
 import { DriftDetector, type DriftReport, driftReportSchema } from './detector.ts';
 import { CLASS_MIX_FEATURE } from './evaluation.ts';
-import { buildReferenceProfile } from './reference-profile.ts';
-import { type Corruption, SYNTHETIC_CLASSES, SYNTHETIC_PREPROCESSING, SyntheticCamera } from './synthetic.ts';
+import { type Corruption, SYNTHETIC_CLASSES, SyntheticCamera, syntheticReference } from './synthetic.ts';
 
 // The setting of the later proof: the digits model, one window a minute of 60 inferences, the
 // detector merging the last 5 windows. The reference comes from one camera stream, the test
 // streams from others with their own seeds: same distribution, independent samples.
 const PER_WINDOW = 60;
-const projection = { seed: 7, dims: 4 };
-const referenceCamera = new SyntheticCamera(1);
-const profile = buildReferenceProfile({
-  preprocessing: SYNTHETIC_PREPROCESSING,
-  classes: SYNTHETIC_CLASSES,
-  projection,
-  observations: Array.from({ length: 2000 }, () => referenceCamera.observe()),
-});
-const extractor = new FeatureExtractor({
-  preprocessing: SYNTHETIC_PREPROCESSING,
-  classes: SYNTHETIC_CLASSES,
-  projection,
-});
+const { profile, extractor } = syntheticReference();
 
 function windowFrom(
   camera: SyntheticCamera,
@@ -169,12 +155,7 @@ describe('DriftDetector hysteresis and reports', () => {
   });
 
   it('refuses windows binned against another profile', () => {
-    const other = buildReferenceProfile({
-      preprocessing: SYNTHETIC_PREPROCESSING,
-      classes: SYNTHETIC_CLASSES,
-      projection,
-      observations: Array.from({ length: 200 }, () => referenceCamera.observe()),
-    });
+    const other = syntheticReference({ seed: 3, samples: 200 }).profile;
     const window = new WindowSketch({ spec: other.spec });
     expect(() => new DriftDetector(profile).evaluate(window)).toThrow(SketchError);
   });

@@ -1,5 +1,6 @@
 // Drift detection against a model version's reference profile: the statistics, the per-window
 // evaluation and the detector with hysteresis. Pure and browser-safe.
+export { referenceFromWindows } from './baseline.ts';
 export {
   DEFAULT_HYSTERESIS,
   DriftDetector,

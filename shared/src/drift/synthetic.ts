@@ -3,8 +3,9 @@
 // pipeline (tensor → features → window) and still runs in milliseconds without a dataset or ONNX.
 // Not exported from the package.
 import { preprocessingSpecSchema } from '../preprocessing.ts';
-import type { ModelObservation } from '../sketches/features.ts';
+import { FeatureExtractor, type ModelObservation } from '../sketches/features.ts';
 import { seededUniform } from '../sketches/random.ts';
+import { buildReferenceProfile } from './reference-profile.ts';
 
 const SIZE = 28;
 const POOLED = 7; // 4×4 average pooling → 7×7 inputs to the toy network
@@ -153,4 +154,25 @@ function boxBlur(img: Float64Array): Float64Array {
     }
   }
   return out;
+}
+
+/**
+ * The tests' usual setting: a reference profile of `samples` observations from camera `seed`, and
+ * the feature extractor devices would use with it (same projection).
+ */
+export function syntheticReference(options: { seed?: number; samples?: number } = {}) {
+  const projection = { seed: 7, dims: 4 };
+  const camera = new SyntheticCamera(options.seed ?? 1);
+  const profile = buildReferenceProfile({
+    preprocessing: SYNTHETIC_PREPROCESSING,
+    classes: SYNTHETIC_CLASSES,
+    projection,
+    observations: Array.from({ length: options.samples ?? 2000 }, () => camera.observe()),
+  });
+  const extractor = new FeatureExtractor({
+    preprocessing: SYNTHETIC_PREPROCESSING,
+    classes: SYNTHETIC_CLASSES,
+    projection,
+  });
+  return { profile, extractor, projection };
 }

@@ -109,17 +109,50 @@ function sliceSection(slice, { h, section }) {
   );
 }
 
+/** Slices judged against their own collected baseline (after a drift-triggered promotion, or set by hand). */
+function baselinesSection(baselines, ui) {
+  const { h, section, table, ago } = ui;
+  if (baselines.length === 0) return null;
+  return section(
+    'Drift baselines',
+    h(
+      'p',
+      {},
+      'These slices are judged against what they saw after the baseline was set, not against the version’s validation data (edgeloop drift baseline list|set|remove).',
+    ),
+    table(
+      [
+        { label: 'Model', cell: (b) => `${b.model} v${b.version}` },
+        { label: 'Slice', cell: (b) => `${b.scopeKind === 'group' ? 'group' : 'class'} ${b.scope}` },
+        {
+          label: 'State',
+          cell: (b) =>
+            b.status === 'active'
+              ? `active since ${ago(b.activatedAt)} (${b.collectedSamples} samples)`
+              : `collecting ${b.collectedSamples}/${b.targetSamples}`,
+        },
+        { label: 'Set by', cell: (b) => b.requestedBy },
+        { label: 'Why', cell: (b) => b.reason },
+      ],
+      baselines,
+      'drift-baselines',
+    ),
+  );
+}
+
 /** The drift page: one section per model version × slice, drifting ones first. */
 export async function driftPage(ui) {
   const { api, h, section } = ui;
   const { items: models } = await api('/api/v1/models');
+  const { baselines } = await api('/api/v1/drift/baselines');
   const all = [];
   for (const model of models) {
     const { reports } = await api(`/api/v1/drift?model=${encodeURIComponent(model.name)}&limit=500`);
     all.push(...slices(model.name, reports));
   }
   if (all.length === 0) {
-    return [
+    const none = [
+      baselinesSection(baselines, ui),
       section(
         'Drift',
         h(
@@ -129,6 +162,7 @@ export async function driftPage(ui) {
         ),
       ),
     ];
+    return none.filter(Boolean);
   }
   all.sort(
     (a, b) =>
@@ -138,10 +172,11 @@ export async function driftPage(ui) {
       a.scope.localeCompare(b.scope),
   );
   return [
+    baselinesSection(baselines, ui),
     h(
       'div',
       { class: 'grid' },
       all.map((s) => sliceSection(s, ui)),
     ),
-  ];
+  ].filter(Boolean);
 }
