@@ -298,6 +298,11 @@ describe.each(cloudPaths())('the closed loop on the $name path', (path) => {
     expect(rollout.status).toBe('completed');
     expect(rollout.waves).toHaveLength(2);
     expect(await championVersion()).toBe(challenger);
+    // The group that drifted is judged against its own new normal on the new champion from now on.
+    const { baselines } = await api.get<{
+      baselines: { version: number; scope: string; scopeKind: string }[];
+    }>('/api/v1/drift/baselines?model=digits');
+    expect(baselines).toMatchObject([{ version: challenger, scopeKind: 'group', scope: groups.corrupted }]);
 
     // 6. The corrupted devices run the new champion; their accuracy on the same corrupted stream
     //    is measured afresh and must be clearly better.
