@@ -144,6 +144,8 @@ export async function startCloud(
         websocketPort: config.mqtt.wsPort,
         logger: log('broker'),
         registry: metrics,
+        // Devices connect once every consumer below is subscribed (`admitDevices`).
+        holdDevices: {},
       });
       stops.push({ name: 'broker', stop: () => (broker as EmbeddedBroker).close() });
     }
@@ -237,6 +239,8 @@ export async function startCloud(
     stops.push({ name: 'retraining orchestrator', stop: () => retraining.stop() });
     // Every consumer of the cloud's connection is registered: what the session kept may flow now.
     mqtt.messages.startRouting();
+    // Subscribed everywhere: what devices publish from now on has a subscriber.
+    broker?.admitDevices();
     // Stopped first: what arrives while the consumers stop waits in the session, unacknowledged.
     stops.push({ name: 'mqtt routing', stop: async () => mqtt.messages.pauseRouting() });
     const fleetMetrics = new FleetMetrics({ db: database.db, registry: metrics, logger: log('metrics') });

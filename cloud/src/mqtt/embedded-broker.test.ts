@@ -263,6 +263,57 @@ describe('embedded broker (aedes) with the identity registry', () => {
     }
   });
 
+  it('holds devices at CONNECT until the cloud admits them; refuses with 3 after the hold times out', async () => {
+    const held = await startEmbeddedBroker({
+      authenticator: identity,
+      port: 0,
+      registry: metrics,
+      logger,
+      holdDevices: { timeoutMs: 1_500 },
+    });
+    const options = (id: string) => ({
+      username: id,
+      password: secrets.get(id),
+      clientId: id,
+      reconnectPeriod: 0,
+      connectTimeout: 5_000,
+    });
+    try {
+      const before = await rejections();
+      // Nobody admits: refused as server unavailable once the hold is over; the device would retry.
+      const started = Date.now();
+      await expect(connectAsync(held.url, options('cam-a'))).rejects.toMatchObject({ code: 3 });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+      expect(((await rejections())['connect:NOT_READY'] ?? 0) - (before['connect:NOT_READY'] ?? 0)).toBe(1);
+
+      // The cloud itself is never held; a device waiting at CONNECT goes on when it is admitted.
+      const c = await connectAsync(held.url, {
+        username: 'edgeloop-cloud',
+        password: CLOUD_SECRET,
+        clientId: 'cloud-held',
+        reconnectPeriod: 0,
+      });
+      clients.push(c);
+      const inbox = collectMessages(c);
+      await c.subscribeAsync('el/v1/dev/+/telemetry', { qos: 1 });
+      const waiting = connectAsync(held.url, options('cam-b'));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(held.connectedClients().has('cam-b')).toBe(false);
+      held.admitDevices();
+      const b = await waiting;
+      clients.push(b);
+      await b.publishAsync(topics.telemetry('cam-b'), 'after admission', { qos: 1 });
+      await inbox.waitFor((m) => m.payload === 'after admission');
+      // Admitted for good: the next device connects at once.
+      const a = await connectAsync(held.url, options('cam-a'));
+      clients.push(a);
+      await a.publishAsync(topics.telemetry('cam-a'), 'no wait', { qos: 1 });
+      await inbox.waitFor((m) => m.payload === 'no wait');
+    } finally {
+      await held.close();
+    }
+  });
+
   it('closes cleanly: clients are dropped and the ports are free', async () => {
     const extra = await startEmbeddedBroker({ authenticator: identity, port: 0 });
     const a = await connectAsync(extra.url, {

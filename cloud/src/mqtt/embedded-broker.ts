@@ -28,6 +28,13 @@ export interface EmbeddedBrokerOptions {
   websocketPort?: number;
   logger?: Logger;
   registry?: Registry;
+  /**
+   * Devices wait at CONNECT until `admitDevices()`. The cloud calls it once its own subscriptions
+   * are in place: after a restart, the windows devices flush from their queues are then never
+   * acknowledged by a broker with nobody subscribed (aedes drops those). A device not admitted
+   * within `timeoutMs` (default 10 s) is refused with CONNACK 3, server unavailable, and retries.
+   */
+  holdDevices?: { timeoutMs?: number };
 }
 
 export type RejectionStage = 'connect' | 'publish' | 'subscribe';
@@ -41,6 +48,8 @@ export interface EmbeddedBroker {
   connectedClients(): ReadonlyMap<string, Principal>;
   /** Drops every live connection of a device (revocation). Returns how many were closed. */
   disconnectDevice(deviceId: string): number;
+  /** Lets devices in (with `holdDevices`): those waiting at CONNECT proceed at once. */
+  admitDevices(): void;
   close(): Promise<void>;
 }
 
@@ -55,6 +64,7 @@ export class BrokerError extends EdgeloopError {
 const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
+const SERVER_UNAVAILABLE = 3;
 
 const connackFor: Record<AuthRejectionCode, number> = {
   UNAUTHENTICATED: BAD_USERNAME_OR_PASSWORD,
@@ -82,6 +92,21 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
    */
   const revocationCount = new Map<string, number>();
   const revocationsAtLogin = new WeakMap<Client, number>();
+
+  let admitted = options.holdDevices === undefined;
+  let admit = () => {};
+  const admission = new Promise<void>((resolve) => {
+    admit = resolve;
+  });
+  /** Resolves true once devices are admitted, false after the hold's timeout. */
+  const admittedInTime = (): Promise<boolean> => {
+    if (admitted) return Promise.resolve(true);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), options.holdDevices?.timeoutMs ?? 10_000);
+    });
+    return Promise.race([admission.then(() => true), timeout]).finally(() => clearTimeout(timer));
+  };
 
   const reject = (
     stage: RejectionStage,
@@ -121,6 +146,26 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
             const decision = canPublish(principal, will);
             if (!decision.allowed) return fail('FORBIDDEN', `last will on ${will}: ${decision.reason}`);
           }
+          if (principal.kind === 'device' && !admitted) {
+            void admittedInTime().then((ok) => {
+              if (ok) {
+                principals.set(client, principal);
+                return done(null, true);
+              }
+              rejections.inc({ stage: 'connect', code: 'NOT_READY' });
+              logger.info(
+                { event: 'mqtt.not_ready', clientId: client.id },
+                'device refused: the cloud is not subscribed yet',
+              );
+              done(
+                Object.assign(new Error('the cloud is starting'), {
+                  returnCode: SERVER_UNAVAILABLE,
+                }) as AuthenticateError,
+                false,
+              );
+            });
+            return;
+          }
           principals.set(client, principal);
           done(null, true);
         },
@@ -130,7 +175,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
             'authenticator failed',
           );
           done(
-            Object.assign(new Error('authentication unavailable'), { returnCode: 3 }) as AuthenticateError,
+            Object.assign(new Error('authentication unavailable'), {
+              returnCode: SERVER_UNAVAILABLE,
+            }) as AuthenticateError,
             false,
           );
         },
@@ -256,6 +303,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       return out;
     },
     disconnectDevice,
+    admitDevices() {
+      if (admitted) return;
+      admitted = true;
+      logger.info({ event: 'mqtt.devices_admitted' }, 'devices admitted: the cloud is subscribed');
+      admit();
+    },
     close() {
       closing ??= (async () => {
         unsubscribeRevocations?.();
