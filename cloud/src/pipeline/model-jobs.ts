@@ -3,8 +3,11 @@
 // event (without model bytes: a registered version keeps those).
 import { sha256Hex } from '../registry/index.ts';
 import type { DatasetInput } from './datasets.ts';
+import type { ImportRequest } from './import-model.ts';
 import type { Job, JobRunner } from './job.ts';
-import type { ImportRequest, ModelPipeline, RegisteredOutcome, TrainRequest } from './model-pipeline.ts';
+import type { ModelPipeline } from './model-pipeline.ts';
+import type { RegisteredOutcome } from './registration.ts';
+import type { TrainRequest } from './train-model.ts';
 
 /** A dataset as the event log records it: references as given, in-memory datasets by name and version. */
 function describeDataset(input: DatasetInput | undefined): unknown {
