@@ -8,6 +8,7 @@ import type { Job, JobRunner } from './job.ts';
 import type { ModelPipeline } from './model-pipeline.ts';
 import type { RegisteredOutcome } from './registration.ts';
 import type { TrainRequest } from './train-model.ts';
+import type { QuantizeVersionRequest } from './version-operations.ts';
 
 /** A dataset as the event log records it: references as given, in-memory datasets by name and version. */
 function describeDataset(input: DatasetInput | undefined): unknown {
@@ -60,13 +61,7 @@ export class ModelJobs {
     });
   }
 
-  quantize(request: {
-    model: string;
-    version: number;
-    calibration?: DatasetInput;
-    aliases?: string[];
-    actor?: string;
-  }): Job {
+  quantize(request: QuantizeVersionRequest): Job {
     return this.runner.start({
       kind: 'quantize',
       model: request.model,
