@@ -137,7 +137,7 @@ describe('artifacts that must not become active', () => {
     await expectServesV1(agent);
   });
 
-  it('fails with CHECKSUM_MISMATCH when the served bytes do not hash to the manifest, and retries a bounded number of times', async () => {
+  it('fails with CHECKSUM_MISMATCH when the served bytes do not hash to the manifest, retries with backoff, and heals once they do', async () => {
     const { agent, deviceId } = await agentServingV1(h);
     const v2 = brightnessModel('2');
     const impostor = brightnessModel('9'); // same size, other bytes
@@ -146,15 +146,18 @@ describe('artifacts that must not become active', () => {
     await h.cloud.publishDesired(deviceId, signedDesired({ generation: 2, model: v2, key: h.key }));
     await eventually(() => phaseOf(deviceId)?.state === 'failed');
     expect(phaseOf(deviceId)).toMatchObject({ reason: 'CHECKSUM_MISMATCH' });
-    // maxUpdateAttempts = 2: one retry after retryDelayMs, then it stays failed.
-    await eventually(
-      () => h.cloud.phases(deviceId).filter((p) => p === 'failed').length >= 2,
-      5000,
-      'second attempt',
-    );
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(h.cloud.phases(deviceId).filter((p) => p === 'failed').length).toBe(2);
-    await expectServesV1(agent);
+    // maxUpdateAttempts = 2 at retryDelayMs (200 ms), then 400 ms, then 800 ms (maxRetryDelayMs)…
+    const failures = () => h.cloud.phases(deviceId).filter((p) => p === 'failed').length;
+    await eventually(() => failures() >= 4, 8000, 'four attempts');
+    const at = Date.now();
+    await eventually(() => failures() >= 5, 8000, 'a fifth attempt');
+    expect(Date.now() - at).toBeGreaterThanOrEqual(500); // backed off, not hammering
+    await expectServesV1(agent); // serving the last good model all along
+
+    // The cause goes away (the cloud serves the right bytes): the device heals by itself.
+    h.cloud.artifacts.set(v2.manifest.sha256, v2.bytes);
+    await eventually(() => agent.status().model?.version === '2', 10_000, 'v2 active');
+    await eventually(() => h.cloud.lastReported(deviceId)?.phase.state === 'active');
   });
 });
 

@@ -47,9 +47,19 @@ export const agentTuningSchema = z.object({
   requestWindowChunks: z.number().int().min(1).max(100_000).default(64),
   /** Minimum time between two `downloading` progress reports. */
   progressIntervalMs: z.number().int().min(0).default(1000),
-  /** Attempts for one desired generation when failures look transient (timeouts, disk, checksum). */
+  /**
+   * Transient failures of one desired generation (timeouts, disk, checksum) retried `retryDelayMs`
+   * apart; after that many attempts the delay doubles up to `maxRetryDelayMs`, and the agent keeps
+   * trying while that desired state stands: the cloud counts the device `retrying`, not lost.
+   * Permanent failures (signature, golden check, model too large, …) are never retried.
+   */
   maxUpdateAttempts: z.number().int().min(1).default(3),
   retryDelayMs: z.number().int().min(0).default(30_000),
+  maxRetryDelayMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(30 * 60_000),
   /** A newly activated model is confirmed (boot counter cleared) after this long, or ... */
   healthConfirmMs: z.number().int().min(0).default(60_000),
   /** ... after this many successful inferences, whichever comes first. */

@@ -170,7 +170,17 @@ export async function finalInvariants(
     for (const r of rollouts) {
       const mine = waves.filter((w) => w.rolloutId === r.id).sort((a, b) => a.index - b.index);
       const devs = rows.filter((d) => d.rolloutId === r.id && d.state !== 'excluded');
-      if (r.status !== 'completed') problems.push(`${r.id} ${r.status} (${r.reason})`);
+      if (r.status !== 'completed') {
+        const states = countStates(devs.map((d) => d.state));
+        const waveStates = mine.map((w) => w.status).join(',');
+        problems.push(`${r.id} ${r.status} (${r.reason}); waves ${waveStates}; devices ${states}`);
+        for (const d of devs.filter((d) => d.state !== 'active')) {
+          const agent = world.agents.get(d.deviceId)?.status();
+          problems.push(
+            `  ${d.deviceId}: rollout says ${d.state}, agent runs ${agent?.model?.sha256?.slice(0, 12) ?? 'nothing'} (rollout gave ${d.sha256?.slice(0, 12)})`,
+          );
+        }
+      }
       if (r.status === 'completed') {
         if (!mine.every((w) => w.status === 'passed'))
           problems.push(`${r.id} completed with waves ${mine.map((w) => w.status)}`);
@@ -202,4 +212,10 @@ export async function finalInvariants(
   } finally {
     await database.close();
   }
+}
+
+function countStates(states: string[]): string {
+  const counts = new Map<string, number>();
+  for (const s of states) counts.set(s, (counts.get(s) ?? 0) + 1);
+  return [...counts].map(([s, n]) => `${s}=${n}`).join(' ');
 }

@@ -42,6 +42,20 @@ export const PERMANENT: ReadonlySet<ErrorCode> = new Set([
   'MODEL_TOO_LARGE',
 ]);
 
+/**
+ * Wait before attempt `attempts + 1` of a transiently failing update: `retryDelayMs` for the first
+ * `maxUpdateAttempts`, then doubling up to `maxRetryDelayMs`. A fleet behind a broken link or a
+ * corrupted cache heals by itself once the cause is gone, without hammering the cloud meanwhile.
+ */
+export function retryDelay(
+  tuning: Pick<AgentTuning, 'retryDelayMs' | 'maxRetryDelayMs' | 'maxUpdateAttempts'>,
+  attempts: number,
+): number {
+  const beyond = attempts - tuning.maxUpdateAttempts;
+  if (beyond < 0) return tuning.retryDelayMs;
+  return Math.min(tuning.retryDelayMs * 2 ** Math.min(beyond + 1, 30), tuning.maxRetryDelayMs);
+}
+
 export interface UpdateFeatureOptions {
   deviceId: string;
   downloadsDir: string;
@@ -207,11 +221,12 @@ export class UpdateFeature {
       if (outcome === 'aborted') continue;
       this.#settled = desired;
       if (outcome === 'retry' && !this.#stopped && this.#latest === desired) {
+        const delay = retryDelay(this.o.tuning, this.o.store.failure?.attempts ?? 1);
         this.#retryTimer = setTimeout(() => {
           this.#retryTimer = null;
           this.#settled = null;
           if (this.#latest) this.#accept(this.#latest);
-        }, this.o.tuning.retryDelayMs);
+        }, delay);
       }
     }
   }
@@ -245,7 +260,7 @@ export class UpdateFeature {
     }
     const failure = this.o.store.failure;
     const earlier = failure?.generation === desired.generation && failure.sha256 === sha256 ? failure : null;
-    if (earlier && (PERMANENT.has(earlier.code) || earlier.attempts >= this.o.tuning.maxUpdateAttempts)) {
+    if (earlier && PERMANENT.has(earlier.code)) {
       this.o.reporter.report(
         { state: 'failed', sha256, reason: earlier.code, message: clip(earlier.message) },
         context,
@@ -267,7 +282,7 @@ export class UpdateFeature {
         .saveFailure({ generation: desired.generation, sha256, code: e.code, message: e.message, attempts })
         .catch((saveErr) => this.o.logger.error('update.store_failed', errorFields(saveErr)));
       if (PERMANENT.has(e.code)) await removeDownloads(this.o.downloadsDir, () => true);
-      return PERMANENT.has(e.code) || attempts >= this.o.tuning.maxUpdateAttempts ? 'done' : 'retry';
+      return PERMANENT.has(e.code) ? 'done' : 'retry';
     }
   }
 

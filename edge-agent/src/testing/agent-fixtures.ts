@@ -151,6 +151,7 @@ export function testAgentConfig(
       progressIntervalMs: 0,
       maxUpdateAttempts: 2,
       retryDelayMs: 200,
+      maxRetryDelayMs: 800,
       healthConfirmMs: 60_000,
       healthConfirmInferences: 3,
       telemetryWindowMs: 60_000,
