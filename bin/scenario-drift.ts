@@ -184,8 +184,8 @@ async function narrate(o: DriftScenarioOptions, marker: Marker, markerPath: stri
     .map((k) => `${k} ${stamp(seen.get(k) as number)}`);
   o.say(
     `[loop] done. From drift onset: ${milestones.join(', ')}\n` +
-      `  The drifted class may still read as drifted against v${run?.challengerVersion ?? '-'}'s reference (its validation data is mostly\n` +
-      `  the original digits); the policy's 1 h cooldown keeps that from starting another run right away.\n`,
+      `  The drifted class collects a drift baseline on v${run?.challengerVersion ?? '-'} and is then judged against it\n` +
+      `  (edgeloop drift baseline list); the policy's 1 h cooldown keeps another run from starting meanwhile.\n`,
   );
   await writeFile(markerPath, `${JSON.stringify({ ...marker, finished: true })}\n`);
 }

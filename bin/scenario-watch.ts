@@ -18,7 +18,8 @@ export interface LoopEvent {
     | 'canary'
     | 'promoted'
     | 'run-ended'
-    | 'fleet-switched';
+    | 'fleet-switched'
+    | 'baseline';
   at: number;
   text: string;
 }
@@ -70,6 +71,19 @@ const rolloutView = z.object({
   ),
 });
 
+const baselineList = z.object({
+  baselines: z.array(
+    z.object({
+      version: z.number(),
+      scopeKind: z.string(),
+      scope: z.string(),
+      status: z.string(),
+      targetSamples: z.number(),
+      collectedSamples: z.number(),
+    }),
+  ),
+});
+
 export interface LoopWatcherOptions {
   api: ApiClient;
   model: string;
@@ -91,6 +105,7 @@ export class LoopWatcher {
   #trainingShown = -1;
   #waves = new Map<number, string>();
   #switched = false;
+  #baseline = '';
 
   constructor(options: LoopWatcherOptions) {
     this.#o = options;
@@ -106,7 +121,29 @@ export class LoopWatcher {
     await this.#pollDrift(events);
     await this.#pollRun(events);
     this.#pollFleet(events);
+    await this.#pollBaseline(events);
     return events;
+  }
+
+  /** After the promotion: the drifted class's new normal on the new champion, collecting then active. */
+  async #pollBaseline(events: LoopEvent[]): Promise<void> {
+    const version = this.#run?.challengerVersion;
+    if (version == null || this.#run?.status !== 'promoted' || this.#baseline === 'active') return;
+    const { api, model, scope } = this.#o;
+    const { baselines } = await api.request('GET', `/api/v1/drift/baselines?model=${model}`, baselineList);
+    const mine = baselines.find(
+      (b) => b.version === version && b.scopeKind === 'device_class' && b.scope === scope,
+    );
+    if (!mine || mine.status === this.#baseline) return;
+    this.#baseline = mine.status;
+    events.push({
+      kind: 'baseline',
+      at: Date.now(),
+      text:
+        mine.status === 'active'
+          ? `drift baseline ACTIVE: class ${scope} is judged against what it saw on v${version} (${mine.collectedSamples} inferences), not v${version}'s validation data`
+          : `drift baseline for class ${scope} on v${version}: collecting ${mine.targetSamples} inferences of its new normal`,
+    });
   }
 
   async #pollDrift(events: LoopEvent[]): Promise<void> {
