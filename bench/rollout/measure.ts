@@ -1,6 +1,7 @@
 // Measurement: one rollout, timed from `POST /api/v1/rollouts` to 100% of the target active (as the
 // cloud sees it) and to `completed`, with what it cost the cloud (bytes published on artifact topics,
 // CPU, peak RSS, event-loop delay) and the fleet workers (CPU, RSS, event-loop delay).
+import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type ArtifactCounters, type BenchCloud, countersSince } from './cloud.ts';
 import type { SimulatedFleetWorkers } from './fleet.ts';
@@ -42,20 +43,29 @@ export interface RolloutRun {
   fleet_loop_delay_p99_ms: number;
 }
 
-/** Creates a rollout and polls it every 100 ms until it leaves `running` or `timeoutS` passes. */
+/**
+ * Creates a rollout and polls it every 100 ms until it leaves `running` or `timeoutS` passes;
+ * `onProgress` (if given) sees the rollout about every 10 s.
+ */
 export async function timeRollout(
   bench: BenchCloud,
   body: Record<string, unknown>,
   timeoutS: number,
+  onProgress?: (seconds: number, view: RolloutView) => void | Promise<void>,
 ): Promise<{ view: RolloutView; activeAt: number | null; completedAt: number | null; startedAt: number }> {
   const startedAt = Date.now();
   const started = performance.now();
   const created = await bench.api<RolloutView>('POST', '/api/v1/rollouts', body);
   let activeAt: number | null = null;
   let view = created;
+  let nextProgress = 10;
   for (;;) {
     view = await pollView(bench, created.id);
     const now = (performance.now() - started) / 1000;
+    if (onProgress && now >= nextProgress) {
+      nextProgress += 10;
+      await onProgress(now, view);
+    }
     if (activeAt === null && view.totals.total > 0 && view.totals.active === view.totals.total)
       activeAt = now;
     if (view.status !== 'running') {
@@ -94,6 +104,12 @@ export async function measureRollout(
     bench,
     { model: plan.model, version: plan.version, target, seed: 1, ...plan.body },
     timeoutS,
+    async (seconds, v) => {
+      const c = countersSince(countersBefore, await bench.artifactCounters());
+      console.log(
+        `    ${plan.name} ${round(seconds)} s: ${v.totals.active}/${v.totals.total} active, ${v.totals.failed} failed, ${v.totals.timedOut} timed out; ${c.chunksPublished} chunks published, requests ${JSON.stringify(c.requests)}, load ${loadavg()[0]?.toFixed(1)}`,
+      );
+    },
   );
   const cpu = process.cpuUsage(cpuBefore);
   loop.disable();

@@ -36,7 +36,8 @@ describe.skipIf(!MQTT_URL)('ArtifactServer on the external broker (MQTT_URL)', (
       chunkSizes: [CHUNK],
       shareGroup: `a${run}`.slice(0, 32),
       registry: new Registry(),
-      now: () => 0, // one coalescing window for the whole test
+      now: () => 0, // a standing clock: any publish held back waits the interval in real time
+      republishIntervalMs: 50,
     });
   });
   afterAll(async () => {
@@ -46,7 +47,7 @@ describe.skipIf(!MQTT_URL)('ArtifactServer on the external broker (MQTT_URL)', (
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('publishes each chunk once for 20 devices asking at once', async () => {
+  it('publishes each chunk at most twice for 20 devices asking at once', async () => {
     expect(connection.supportsSharedSubscriptions).toBe(true);
     await server.start();
     const store = new FsArtifactStore(join(dir, 'artifacts'));
@@ -71,9 +72,11 @@ describe.skipIf(!MQTT_URL)('ArtifactServer on the external broker (MQTT_URL)', (
     });
     for (const r of received)
       expect(r.frames.map((f) => f.index).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(server.stats()).toMatchObject({
-      chunksPublished: 9,
-      bytesPublished: SIZE + 9 * CHUNK_HEADER_BYTES,
-    });
+    // Requests seen before a chunk's PUBACK share its publish; any after it share one more.
+    const stats = server.stats();
+    expect(stats.chunksPublished).toBeGreaterThanOrEqual(9);
+    expect(stats.chunksPublished).toBeLessThanOrEqual(18);
+    expect(stats.chunksPublished + stats.chunkRequestsCoalesced).toBe(20 * 9);
+    expect(stats.bytesPublished).toBeLessThanOrEqual(2 * (SIZE + 9 * CHUNK_HEADER_BYTES));
   });
 });

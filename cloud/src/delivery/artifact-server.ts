@@ -1,7 +1,7 @@
 // The cloud side of model delivery over MQTT. Devices ask on their own `artifact/req` topic for chunk
 // ranges of an artifact; the server answers on `el/v1/art/{sha256}/{chunk}`, a topic every device
 // downloading that artifact subscribes to, so the broker fans each chunk out and the cloud publishes
-// it once per coalescing window however many devices want it (see chunk-schedule.ts).
+// it at most once per republish interval however many devices want it (see chunk-schedule.ts).
 import {
   artifactChunkDelivery,
   artifactRequestPayload,
@@ -43,8 +43,12 @@ export interface ArtifactServerOptions {
    * are refused. Default `[DEFAULT_CHUNK_SIZE]`.
    */
   chunkSizes?: readonly number[];
-  /** Requests for a chunk within this long after it went out share that publish. Default 250 ms. */
-  coalesceWindowMs?: number;
+  /**
+   * A chunk is published at most once per this long: a request that needs another publish sooner is
+   * held back until then, and every request in between shares that one publish. The most a device
+   * waits for a chunk beyond the queue. Default 2000 ms.
+   */
+  republishIntervalMs?: number;
   /** Chunk publishes waiting for a slot (default 2048) and awaiting their PUBACK (default 8). */
   maxQueuedChunks?: number;
   maxInFlight?: number;
@@ -62,10 +66,19 @@ export interface ArtifactServerOptions {
 
 export class DeliveryError extends EdgeloopError {}
 
+interface ChunkRef {
+  sha256: string;
+  chunkSize: number;
+  index: number;
+  total: number;
+  size: number;
+}
+
 const REQUEST_FILTER = topicFilters.allDevices('artifact/req');
 
 /**
- * Answers devices' chunk requests on the shared artifact topics, one publish per chunk per window.
+ * Answers devices' chunk requests on the shared artifact topics, at most one publish per chunk per
+ * republish interval.
  *
  * @example
  * const server = new ArtifactServer({ connection, store, db, chunkSizes: [64 * 1024] });
@@ -89,6 +102,8 @@ export class ArtifactServer {
   readonly #filter: string;
   /** Artifact sizes by sha256: content-addressed, so a size never changes once known. */
   readonly #sizes = new Map<string, number>();
+  /** Publishes held back by the republish interval, by chunk key; fired into the queue. */
+  readonly #held = new Map<string, { timer: NodeJS.Timeout; fired: () => void }>();
   #route: RouteRegistration | undefined;
 
   constructor(options: ArtifactServerOptions) {
@@ -132,7 +147,7 @@ export class ArtifactServer {
         },
       );
     }
-    this.#schedule = new ChunkSchedule(options.coalesceWindowMs ?? 250);
+    this.#schedule = new ChunkSchedule(options.republishIntervalMs ?? 2000);
     this.#queue = new PublishQueue(
       { maxQueued: options.maxQueuedChunks ?? 2048, maxInFlight: options.maxInFlight ?? 8 },
       (err) =>
@@ -176,14 +191,34 @@ export class ArtifactServer {
     this.#route.remove();
     this.#route = undefined;
     if (client.connected) await client.unsubscribeAsync(this.#filter).catch(() => undefined);
+    for (const held of this.#held.values()) {
+      clearTimeout(held.timer);
+      held.fired();
+    }
+    this.#held.clear();
     this.#queue.clear();
     await this.#queue.idle();
     this.#schedule.reset();
   }
 
-  /** Resolves once every queued chunk has been published (or failed). For tests and shutdown. */
-  drained(): Promise<void> {
-    return this.#queue.idle();
+  /** Resolves once every queued or held chunk has been published (or failed). For tests and shutdown. */
+  async drained(): Promise<void> {
+    for (;;) {
+      await this.#queue.idle();
+      if (this.#held.size === 0) return;
+      await Promise.all(
+        [...this.#held.values()].map(
+          (held) =>
+            new Promise<void>((resolve) => {
+              const fired = held.fired;
+              held.fired = () => {
+                fired();
+                resolve();
+              };
+            }),
+        ),
+      );
+    }
   }
 
   stats(): ArtifactServerStats {
@@ -242,17 +277,17 @@ export class ArtifactServer {
     const now = this.#now();
     for (const index of selection.indices) {
       const key = `${sha256}/${chunkSize}/${index}`;
-      if (this.#schedule.claim(key, now) === 'coalesced') {
+      const claim = this.#schedule.claim(key, now);
+      if (claim.kind === 'coalesced') {
         coalesced++;
         continue;
       }
-      const queued = this.#queue.offer(() =>
-        this.#publishChunk(key, { sha256, chunkSize, index, total, size }),
-      );
-      if (!queued) {
-        this.#schedule.failed(key);
-        shed++;
+      const chunk = { sha256, chunkSize, index, total, size };
+      if (claim.kind === 'defer') {
+        this.#hold(key, chunk, claim.delayMs);
+        continue;
       }
+      if (!this.#enqueue(key, chunk)) shed++;
     }
     this.#metrics.coalesced(coalesced);
     this.#metrics.shed(shed);
@@ -265,10 +300,38 @@ export class ArtifactServer {
     this.#metrics.request(shed > 0 ? 'overloaded' : 'served');
   }
 
-  async #publishChunk(
-    key: string,
-    chunk: { sha256: string; chunkSize: number; index: number; total: number; size: number },
-  ): Promise<void> {
+  /** Offers the chunk's publish to the queue; false (and the claim released) when the queue is full. */
+  #enqueue(key: string, chunk: ChunkRef): boolean {
+    const queued = this.#queue.offer(() => this.#publishChunk(key, chunk));
+    if (!queued) this.#schedule.failed(key);
+    return queued;
+  }
+
+  /** Queues the chunk's publish after `delayMs`; requests until then join it (the schedule says so). */
+  #hold(key: string, chunk: ChunkRef, delayMs: number): void {
+    const held = {
+      fired: () => {},
+      timer: setTimeout(() => {
+        this.#held.delete(key);
+        if (this.#route !== undefined && !this.#enqueue(key, chunk)) {
+          this.#metrics.shed(1);
+          this.#logger.warn(
+            {
+              event: 'delivery.overloaded',
+              sha256: chunk.sha256,
+              index: chunk.index,
+              queued: this.#queue.queued,
+            },
+            'outgoing chunk queue full for a held-back chunk; devices will ask again',
+          );
+        }
+        held.fired();
+      }, delayMs),
+    };
+    this.#held.set(key, held);
+  }
+
+  async #publishChunk(key: string, chunk: ChunkRef): Promise<void> {
     const { sha256, chunkSize, index, total, size } = chunk;
     try {
       let frame = this.#cache.get(key);
@@ -277,8 +340,10 @@ export class ArtifactServer {
         frame = encodeArtifactChunk({ sha256, index, total, chunkSize, payload });
         this.#cache.set(key, frame);
       }
+      // Requests until here joined this publish; from here until its PUBACK they still do.
+      this.#schedule.started(key, this.#now());
       await this.#connection.publish(topics.artifactChunk(sha256, index), frame, artifactChunkDelivery);
-      this.#schedule.sent(key, this.#now());
+      this.#schedule.sent(key);
       this.#metrics.published(frame.byteLength);
     } catch (err) {
       this.#schedule.failed(key);

@@ -3,7 +3,7 @@ import { sharedCounter } from '../mqtt/observability.ts';
 
 /** What became of an artifact request; one label value each, and one key of `stats().requests`. */
 export const REQUEST_OUTCOMES = [
-  /** Every chunk asked for was queued or already covered by a recent publish. */
+  /** Every chunk asked for was queued, held back for the republish interval, or joined a publish. */
   'served',
   /** Some chunks were not queued because the outgoing queue was full. */
   'overloaded',
@@ -21,7 +21,7 @@ export interface ArtifactServerStats {
   chunksPublished: number;
   /** Whole frames (60-byte header + payload), i.e. what the cloud handed the broker. */
   bytesPublished: number;
-  /** Chunk requests answered by a publish that was queued, in flight or within the window. */
+  /** Chunk requests answered by a publish already queued, held back, or awaiting its PUBACK. */
   chunkRequestsCoalesced: number;
   /** Chunk requests dropped because the outgoing queue was full. */
   chunksShed: number;
@@ -75,7 +75,7 @@ export class DeliveryMetrics {
     this.#coalesced = sharedCounter(
       registry,
       'edgeloop_artifact_chunk_requests_coalesced_total',
-      'Requested chunks answered by a publish already queued, in flight or just sent',
+      'Requested chunks answered by a publish already queued, held back or awaiting its PUBACK',
       [],
     );
     this.#shed = sharedCounter(
