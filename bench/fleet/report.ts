@@ -14,22 +14,33 @@ export interface FleetReport {
   fps: number;
   minutes: number;
   mqttUrl: string;
+  /** The private Mosquitto's config file, or null on the shared broker. */
+  brokerConfig: string | null;
+  /** The private Mosquitto's warnings and errors (`dropped`: lines about dropped messages). */
+  brokerLog: { lines: number; dropped: number; last: string[] } | null;
   loadBefore: number[];
   memBeforeGb: number;
   memLowestGb: number;
+  /** The phase the run reached (setup, ramp, steady, rollout, done). */
+  phase: string;
+  /** What ended the run early, with the phase it was in; null when it finished. */
+  error: string | null;
   aborted: string | null;
-  startedSeconds: number;
-  rampSeconds: number;
-  onlineAfterRamp: number;
-  steady: IngestInterval & {
-    windows_per_s_expected: number;
-    windows_sent_by_agents: number;
-    online_at_end: number;
-    cloud_cpu_pct_of_one_core: number;
-    cloud_rss_mb_peak: number;
-    fleet_rss_mb: number;
-  };
-  windowsStoredTotal: number;
+  startedSeconds: number | null;
+  rampSeconds: number | null;
+  onlineAfterRamp: number | null;
+  steady:
+    | (IngestInterval & {
+        windows_per_s_expected: number;
+        windows_sent_by_agents: number;
+        online_at_end: number;
+        cloud_cpu_pct_of_one_core: number;
+        cloud_rss_mb_peak: number;
+        fleet_rss_mb: number;
+        load_average_at_end: number[];
+      })
+    | null;
+  windowsStoredTotal: number | null;
   rollout: RolloutRun | null;
   rolloutSkipped: string | null;
   timeline: FleetSample[];
@@ -37,6 +48,7 @@ export interface FleetReport {
 
 export function printTable(r: FleetReport): void {
   const s = r.steady;
+  if (!s) return;
   console.table([
     {
       N: r.devices,
@@ -71,9 +83,13 @@ export async function writeReport(out: string, r: FleetReport): Promise<void> {
       mem_available_gb_lowest: r.memLowestGb,
     },
     topology:
-      'cloud (startCloud) in the bench process on the external Mosquitto and a scratch PostgreSQL database; ' +
+      'cloud (startCloud) in the bench process on Mosquitto (broker, below) and a scratch PostgreSQL database; ' +
       'fleet (startDigitsFleet, real agents) split across worker processes; loopback',
     broker: r.mqttUrl,
+    broker_config: r.brokerConfig,
+    broker_log: r.brokerLog,
+    phase_reached: r.phase,
+    error: r.error,
     devices: r.devices,
     fleet_workers: r.workers,
     telemetry_window_seconds: r.windowSeconds,
