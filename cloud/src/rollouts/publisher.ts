@@ -7,11 +7,16 @@ import type { MqttBridge } from '../mqtt/bridge.ts';
 import type { Logger } from '../mqtt/observability.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { VariantRecord } from '../registry/records.ts';
-import type { RolloutDevice, RolloutWave, Step } from './machine.ts';
+import type { RolloutAction, RolloutDevice, RolloutWave, Step } from './machine.ts';
 import type { LoadedRollout } from './store.ts';
 
 /** Desired states as stored on the device rows (what each device was last told). */
 export type StoredDesired = ReadonlyMap<string, Partial<DesiredState>>;
+
+type DeviceAction = Exclude<RolloutAction, { kind: 'rollback' }>;
+
+/** Desired states published at once by one tick (each is a database write and a QoS 1 publish). */
+const PUBLISH_CONCURRENCY = 32;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -50,16 +55,16 @@ export class DesiredStatePublisher {
       );
     };
     let sent = 0;
-    for (const action of step.actions) {
-      if (action.kind === 'rollback') continue;
-      const index = step.state.devices.findIndex((d) => d.deviceId === action.deviceId);
+    const indexOf = new Map(step.state.devices.map((d, i) => [d.deviceId, i]));
+    const one = async (action: DeviceAction): Promise<void> => {
+      const index = indexOf.get(action.deviceId) ?? -1;
       const device = step.state.devices[index];
-      if (device === undefined) continue;
+      if (device === undefined) return;
       const current = stored.get(device.deviceId);
       try {
         if (action.kind === 'unshadow') {
           // Only our own shadow is removed: a later rollout may own the desired state by now.
-          if (current?.rolloutId !== rolloutId || !current.shadow) continue;
+          if (current?.rolloutId !== rolloutId || !current.shadow) return;
           await this.bridge.publishDesired(device.deviceId, {
             rolloutId,
             model: current.model ?? null,
@@ -67,7 +72,7 @@ export class DesiredStatePublisher {
             shadow: null,
           });
           sent++;
-          continue;
+          return;
         }
         if (device.modelVersion === null || device.variant === null || device.chunkSize === null)
           throw new Error('device row has no artifact');
@@ -103,7 +108,19 @@ export class DesiredStatePublisher {
           fail(device, 'device.unshadow_failed', err);
         }
       }
+    };
+    // Devices in parallel (a wave of thousands must not take a publish round trip each, one after
+    // the other); one device's actions in order.
+    const byDevice = new Map<string, DeviceAction[]>();
+    for (const action of step.actions) {
+      if (action.kind === 'rollback') continue;
+      const list = byDevice.get(action.deviceId) ?? [];
+      list.push(action);
+      byDevice.set(action.deviceId, list);
     }
+    await forEachConcurrently([...byDevice.values()], PUBLISH_CONCURRENCY, async (actions) => {
+      for (const action of actions) await one(action);
+    });
     return sent;
   }
 
@@ -133,4 +150,20 @@ function editShadowSent(
     ...wave,
     params: { ...wave.params, shadow: { ...wave.params.shadow, sent: edit(wave.params.shadow.sent) } },
   };
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
