@@ -76,6 +76,7 @@ export class QuantileSketch {
     if (!Number.isFinite(value)) throw new RangeError(`cannot sketch a non-finite value: ${value}`);
     if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`count must be a natural number`);
     if (count === 0) return this;
+    if (value === 0) value = 0; // -0 is 0: min and max never report a negative zero
     if (Math.abs(value) < ZERO_THRESHOLD) this.zeroCount += count;
     else {
       const store = value > 0 ? this.positive : this.negative;
