@@ -1,23 +1,17 @@
 // `edgeloop alerts` through the real dispatcher, against the API on a real socket.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiFixture } from '../api/testing.ts';
-import { type HttpServerHandle, startHttpServer } from '../cloud/http-server.ts';
 import type { Database } from '../db/index.ts';
 import { alerts } from '../db/schema.ts';
-import { testDatabases } from '../db/testing.ts';
-import { silentLogger } from '../log/index.ts';
-import { runCli } from './testing.ts';
+import { type CliApi, runCli, startCliApi } from './testing.ts';
 
 describe('edgeloop alerts', () => {
+  let cli: CliApi;
   let database: Database;
-  let http: HttpServerHandle;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    database = await (testDatabases()[0] as { open(): Promise<Database> }).open();
-    const api = await createApiFixture(database.db);
-    http = await startHttpServer(api.app.fetch, { host: '127.0.0.1', port: 0, logger: silentLogger });
-    env = { EDGELOOP_CLOUD: http.url, EDGELOOP_TOKEN: api.tokens.viewer };
+    cli = await startCliApi('viewer');
+    ({ database, env } = cli);
     const now = Date.now();
     await database.db.insert(alerts).values([
       {
@@ -40,8 +34,7 @@ describe('edgeloop alerts', () => {
     ]);
   }, 60_000);
   afterAll(async () => {
-    await http?.close(0);
-    await database?.close();
+    await cli?.close();
   });
 
   const run = (argv: string[]) => runCli(argv, { env });
