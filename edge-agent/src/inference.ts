@@ -234,13 +234,20 @@ export class ModelSession {
 
   /** The classification of one image's outputs (what `classify` returns, from `run`'s result). */
   rank({ probabilities, latencyMs }: ModelOutputs, topK = 3): Classification {
-    const ranked: ClassScore[] = Array.from(probabilities, (confidence, classIndex) => ({
+    // Class indices in order (highest score first, then lowest index), and objects for the top K
+    // only: this runs on every request (Array.from over a Float32Array plus an object per class was
+    // a visible slice of /infer's own time in the profile, bench/README.md).
+    const order: number[] = [];
+    for (let i = 0; i < probabilities.length; i++) order.push(i);
+    order.sort((a, b) => (probabilities[b] as number) - (probabilities[a] as number) || a - b);
+    const score = (classIndex: number): ClassScore => ({
       classIndex,
       label: this.manifest.classes[classIndex] ?? String(classIndex),
-      confidence,
-    })).sort((a, b) => b.confidence - a.confidence || a.classIndex - b.classIndex);
+      confidence: probabilities[classIndex] as number,
+    });
+    const ranked = order.slice(0, Math.max(1, topK)).map(score);
     const best = ranked[0] as ClassScore;
-    return { ...best, topK: ranked.slice(0, Math.max(1, topK)), latencyMs };
+    return { ...best, topK: ranked, latencyMs };
   }
 
   /** The first runs allocate buffers and pick kernels; run them before measuring or serving. */

@@ -8,7 +8,7 @@
 // pipeline each image goes through: a separate `metadata()` call first would cost every request a
 // second trip through the thread pool (about a tenth of the agent's time per frame, bench/README.md).
 import { EdgeloopError, type PreprocessingSpec, pixelsToTensor, rgbToGrey } from '@edgeloop/shared';
-import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type ResizeOptions, type Sharp } from 'sharp';
 
 export interface ImageLimits {
   /** Largest encoded (or raw) input accepted, in bytes. */
@@ -46,12 +46,23 @@ function invalid(message: string, cause?: unknown): EdgeloopError {
 
 export class ImagePreprocessor {
   readonly limits: ImageLimits;
+  /**
+   * sharp's resize options, built once. The pad colour only matters to `contain` (the only fit that
+   * pads), and sharp parses a colour on every call: the other fits leave it out (bench/README.md).
+   */
+  readonly #resize: ResizeOptions;
 
   constructor(
     readonly spec: PreprocessingSpec,
     limits: Partial<ImageLimits> = {},
   ) {
     this.limits = { ...DEFAULT_IMAGE_LIMITS, ...limits };
+    const { resize, padValue } = spec;
+    this.#resize = {
+      fit: FIT[resize],
+      position: 'centre',
+      ...(resize === 'contain' ? { background: { r: padValue, g: padValue, b: padValue, alpha: 1 } } : {}),
+    };
   }
 
   /** The model input for one image, laid out and normalised as the spec says. */
@@ -62,7 +73,7 @@ export class ImagePreprocessor {
   /** Interleaved 8-bit pixels, height × width × spec.channels, before normalisation. */
   async pixels(input: ImageInput): Promise<Uint8Array> {
     const image = this.#open(input);
-    const { width, height, channels, padValue } = this.spec;
+    const { width, height, channels } = this.spec;
     let output: { data: Buffer; info: OutputInfo };
     try {
       // Same order as the cloud's training pipeline and the web SDK: orient, flatten transparency
@@ -70,11 +81,7 @@ export class ImagePreprocessor {
       output = await image
         .autoOrient()
         .flatten({ background: '#000000' })
-        .resize(width, height, {
-          fit: FIT[this.spec.resize],
-          position: 'centre',
-          background: { r: padValue, g: padValue, b: padValue, alpha: 1 },
-        })
+        .resize(width, height, this.#resize)
         .removeAlpha()
         .toColourspace('srgb')
         .raw()

@@ -18,6 +18,8 @@ interface Loaded extends ServingModel {
   extractor: FeatureExtractor | null;
   inFlight: number;
   retired: boolean;
+  /** The input dims of one frame, worked out on the first and kept (the same for every frame). */
+  frameShape: number[] | null;
 }
 
 export interface InferenceResult extends Classification {
@@ -92,6 +94,7 @@ export class InferenceFeature {
           extractor: extractorFor(next.session.manifest),
           inFlight: 0,
           retired: false,
+          frameShape: null,
         }
       : null;
     this.metrics.setModel(this.model);
@@ -144,6 +147,7 @@ export class InferenceFeature {
             }
           : {}),
       });
+      model.frameShape ??= concreteInputShape(model.session.manifest.input.shape, tensor.length, 1);
       this.bus.emit('frame', {
         model: model.ref,
         image,
@@ -152,7 +156,7 @@ export class InferenceFeature {
         label: result.label,
         classIndex: result.classIndex,
         confidence: result.confidence,
-        shape: concreteInputShape(model.session.manifest.input.shape, tensor.length, 1),
+        shape: model.frameShape,
         ...(label === undefined ? {} : { groundTruth: label }),
       });
       return { ...result, model: model.ref };
