@@ -29,4 +29,10 @@ export {
 } from './telemetry-ingestor.ts';
 export { type TelemetryWindowRow, windowRow } from './window-row.ts';
 export { insertWindows } from './window-writer.ts';
-export { insertWindowsCopy, insertWindowsValues, type WritePath, writeWithPath } from './write-paths.ts';
+export {
+  insertWindowsCopy,
+  insertWindowsUnnest,
+  insertWindowsValues,
+  type WritePath,
+  writeWithPath,
+} from './write-paths.ts';

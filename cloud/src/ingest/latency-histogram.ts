@@ -20,8 +20,8 @@ const SEGMENTS: ReadonlyArray<{ from: keyof LatencySummary; to: keyof LatencySum
 ];
 
 function bucketOf(ms: number): number {
-  const i = LATENCY_BUCKETS_MS.findIndex((bound) => ms <= bound);
-  return i === -1 ? LATENCY_BUCKETS_MS.length : i;
+  for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) if (ms <= (LATENCY_BUCKETS_MS[i] as number)) return i;
+  return LATENCY_BUCKETS_MS.length;
 }
 
 /** Lower and upper edge of bucket `i` (the open bucket ends at +Infinity). */
@@ -40,7 +40,8 @@ function bucketEdges(i: number): [number, number] {
 export function histogramFromSummary(summary: LatencySummary | null): number[] {
   const counts = new Array<number>(LATENCY_HISTOGRAM_LENGTH).fill(0);
   if (summary === null || summary.count === 0) return counts;
-  const mass = new Array<number>(LATENCY_HISTOGRAM_LENGTH).fill(0);
+  // Runs once per ingested window: scratch arrays and plain loops, no per-call objects to sort.
+  const mass = scratchMass.fill(0);
   for (const { from, to, share } of SEGMENTS) {
     const lo = summary[from];
     const hi = summary[to];
@@ -56,22 +57,31 @@ export function histogramFromSummary(summary: LatencySummary | null): number[] {
       mass[i] = (mass[i] as number) + (share * Math.max(0, overlap)) / (hi - lo);
     }
   }
-  const exact = mass.map((m) => m * summary.count);
+  const rest = scratchRest;
   let assigned = 0;
-  for (let i = 0; i < exact.length; i++) {
-    counts[i] = Math.floor(exact[i] as number);
-    assigned += counts[i] as number;
+  for (let i = 0; i < LATENCY_HISTOGRAM_LENGTH; i++) {
+    const exact = (mass[i] as number) * summary.count;
+    const whole = Math.floor(exact);
+    counts[i] = whole;
+    rest[i] = exact - whole;
+    assigned += whole;
   }
-  const byRemainder = exact
-    .map((value, i) => ({ i, rest: value - Math.floor(value) }))
-    .sort((a, b) => b.rest - a.rest);
-  for (let k = 0; assigned < summary.count; k = (k + 1) % byRemainder.length) {
-    const { i } = byRemainder[k] as { i: number };
+  if (assigned >= summary.count) return counts;
+  // Largest remainder first; equal remainders in bucket order.
+  const order = scratchOrder;
+  for (let i = 0; i < LATENCY_HISTOGRAM_LENGTH; i++) order[i] = i;
+  order.sort((a, b) => (rest[b] as number) - (rest[a] as number) || a - b);
+  for (let k = 0; assigned < summary.count; k = (k + 1) % LATENCY_HISTOGRAM_LENGTH) {
+    const i = order[k] as number;
     counts[i] = (counts[i] as number) + 1;
     assigned++;
   }
   return counts;
 }
+
+const scratchMass = new Float64Array(LATENCY_HISTOGRAM_LENGTH);
+const scratchRest = new Float64Array(LATENCY_HISTOGRAM_LENGTH);
+const scratchOrder = new Int32Array(LATENCY_HISTOGRAM_LENGTH);
 
 /** Element-wise sum (what `edgeloop_array_sum` does in SQL); shorter arrays count as zeros. */
 export function mergeHistograms(a: readonly number[], b: readonly number[]): number[] {

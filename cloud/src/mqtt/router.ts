@@ -4,22 +4,26 @@
 // consume (the bridge, the artifact server, the samples consumer) and conditions that hold every
 // acknowledgement (telemetry ingestion's backpressure), and none of them touches mqtt.js.
 //
-// For each packet: every consumer whose filter matches runs; once all have settled, every ack hold
+// For each packet: every consumer whose filter matches runs; once all have settled (at once for a
+// consumer that handled it synchronously: the common telemetry path allocates no promise), every ack hold
 // is asked whether the packet may be acknowledged — after the consumers, so a window the bridge
 // just handed to ingestion counts towards the buffer that decides it; once those waits settle,
 // `done()`. Holding `done` is what makes the broker keep (QoS 1) and pace the rest instead of the
 // cloud queueing it. A consumer that fails, or a wait that fails, still releases the packet: a
 // stuck handler would stall the whole connection.
 import type { IPublishPacket, MqttClient } from 'mqtt';
-import { filterMatches } from './acl.ts';
+import { compileFilter } from './topic-filter.ts';
 
 type HandleMessage = MqttClient['handleMessage'];
 
 export interface MessageConsumer {
   /** Topic filters as subscribed; a `$share/<group>/` prefix is ignored when matching. */
   filters: readonly string[];
-  /** Handles one packet; it is acknowledged once the returned promise settles. */
-  handle(packet: IPublishPacket): Promise<void>;
+  /**
+   * Handles one packet; it is acknowledged once the returned promise settles, or at once when the
+   * packet was handled synchronously (nothing returned): no promise per message on the hot path.
+   */
+  handle(packet: IPublishPacket): Promise<void> | undefined;
   /** `handle` threw or rejected (the packet is acknowledged anyway). */
   onError(packet: IPublishPacket, err: unknown): void;
 }
@@ -34,7 +38,7 @@ export interface RouteRegistration {
 
 interface Route {
   consumer: MessageConsumer;
-  patterns: string[];
+  matchers: Array<(topic: string) => boolean>;
 }
 
 export class MessageRouter {
@@ -84,10 +88,7 @@ export class MessageRouter {
    * route.remove();
    */
   consume(consumer: MessageConsumer): RouteRegistration {
-    const route: Route = {
-      consumer,
-      patterns: consumer.filters.map((f) => f.replace(/^\$share\/[^/]+\//, '')),
-    };
+    const route: Route = { consumer, matchers: consumer.filters.map(compileFilter) };
     this.#routes.add(route);
     this.#install();
     return { remove: () => this.#remove(() => this.#routes.delete(route)) };
@@ -103,35 +104,36 @@ export class MessageRouter {
   }
 
   #route(packet: IPublishPacket, done: (err?: Error) => void): void {
-    const release = () => this.#release(done);
-    const work: Promise<void>[] = [];
-    for (const { consumer, patterns } of this.#routes) {
-      if (!patterns.some((p) => filterMatches(p, packet.topic))) continue;
-      const fail = (err: unknown) => {
-        try {
-          consumer.onError(packet, err);
-        } catch {
-          // a failing error report must not hold the packet either
-        }
-      };
+    let matched = 0;
+    let work: Promise<void>[] | undefined;
+    for (const route of this.#routes) {
+      if (!matchesAny(route.matchers, packet.topic)) continue;
+      matched++;
+      const { consumer } = route;
       try {
-        work.push(consumer.handle(packet).catch(fail));
+        const pending = consumer.handle(packet);
+        if (pending !== undefined) {
+          work ??= [];
+          work.push(pending.catch((err) => reportFailure(consumer, packet, err)));
+        }
       } catch (err) {
-        fail(err);
+        reportFailure(consumer, packet, err);
       }
     }
-    if (work.length === 0 && this.#parking) this.#parked = { packet, done };
-    else if (work.length === 0) release();
-    else void Promise.allSettled(work).then(release);
+    if (matched === 0 && this.#parking) this.#parked = { packet, done };
+    else if (work === undefined) this.#release(done);
+    else void Promise.allSettled(work).then(() => this.#release(done));
   }
 
   #release(done: (err?: Error) => void): void {
-    const waits: Promise<void>[] = [];
+    let waits: Promise<void>[] | undefined;
     for (const hold of this.#holds) {
       const waiting = hold();
-      if (waiting !== undefined) waits.push(waiting);
+      if (waiting === undefined) continue;
+      waits ??= [];
+      waits.push(waiting);
     }
-    if (waits.length === 0) done();
+    if (waits === undefined) done();
     else void Promise.allSettled(waits).then(() => done());
   }
 
@@ -149,4 +151,17 @@ export class MessageRouter {
     if (this.#client.handleMessage === this.#dispatch) this.#client.handleMessage = this.#previous;
     this.#previous = undefined;
   }
+}
+
+function reportFailure(consumer: MessageConsumer, packet: IPublishPacket, err: unknown): void {
+  try {
+    consumer.onError(packet, err);
+  } catch {
+    // a failing error report must not hold the packet either
+  }
+}
+
+function matchesAny(matchers: ReadonlyArray<(topic: string) => boolean>, topic: string): boolean {
+  for (const matches of matchers) if (matches(topic)) return true;
+  return false;
 }
