@@ -77,6 +77,20 @@ async function fleetWorker(): Promise<void> {
         const stats = fleet?.stats();
         return { models: stats?.models, connected: stats?.connected, rss: rss.sample() };
       }
+      case 'phases': {
+        // Where each device stands in its update, as the agent sees it (`serving`: the watched model).
+        const phases: Record<string, number> = {};
+        for (const device of fleet?.devices ?? []) {
+          const status = fleet?.agent(device.deviceId)?.status();
+          const model = status?.model;
+          const serving = model && `${model.name}@${model.version}/${model.variant}` === watching?.key;
+          const phase = status?.phase.state ?? 'stopped';
+          const waiting = phase === 'downloading' && (status?.download?.receivedChunks ?? 0) === 0;
+          const key = serving ? 'serving' : waiting ? 'downloading_none_yet' : phase;
+          phases[key] = (phases[key] ?? 0) + 1;
+        }
+        return phases;
+      }
       case 'sample': {
         let connected = 0;
         let windowsSent = 0;

@@ -93,6 +93,16 @@ export class SimulatedFleetWorkers {
     };
   }
 
+  /** How many devices are in each update phase (`serving`: already on the rollout's model). */
+  async phases(): Promise<Record<string, number>> {
+    const all = await Promise.all(
+      this.workers.map((w) => w.request<Record<string, number>>({ op: 'phases' })),
+    );
+    const sum: Record<string, number> = {};
+    for (const phases of all) for (const [k, n] of Object.entries(phases)) sum[k] = (sum[k] ?? 0) + n;
+    return sum;
+  }
+
   /** Every worker's devices right now (connected, windows sent, RSS, CPU since it started). */
   async sample(): Promise<WorkerSample[]> {
     return Promise.all(this.workers.map((w) => w.request<WorkerSample>({ op: 'sample' })));

@@ -106,8 +106,9 @@ export async function measureRollout(
     timeoutS,
     async (seconds, v) => {
       const c = countersSince(countersBefore, await bench.artifactCounters());
+      const phases = await fleet.phases();
       console.log(
-        `    ${plan.name} ${round(seconds)} s: ${v.totals.active}/${v.totals.total} active, ${v.totals.failed} failed, ${v.totals.timedOut} timed out; ${c.chunksPublished} chunks published, requests ${JSON.stringify(c.requests)}, load ${loadavg()[0]?.toFixed(1)}`,
+        `    ${plan.name} ${round(seconds)} s: ${v.totals.active}/${v.totals.total} active, ${v.totals.failed} failed, ${v.totals.timedOut} timed out; devices ${JSON.stringify(phases)}; ${c.chunksPublished} chunks published, requests ${JSON.stringify(c.requests)}, load ${loadavg()[0]?.toFixed(1)}`,
       );
     },
   );

@@ -64,6 +64,8 @@ export function forkChild(
 
 /** In the child: answers `{ id, op, ... }` requests with `handle`, sends `{ id, result | error }`. */
 export function serveParent(handle: (message: Record<string, unknown>) => Promise<unknown>): void {
+  // A parent killed (Ctrl-C, a timeout) leaves no worker behind burning the machine's CPU.
+  process.on('disconnect', () => process.exit(1));
   process.on('message', (raw) => {
     const m = raw as Record<string, unknown> & { id: number };
     handle(m).then(

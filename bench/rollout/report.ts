@@ -9,6 +9,8 @@ import { round } from './process.ts';
 export const TARGET = { devices: 1000, oneWaveSeconds: 60 };
 
 export interface RolloutReport {
+  /** Where the cloud ran: embedded aedes + PGlite, or Mosquitto + PostgreSQL. */
+  broker: string;
   devices: number;
   workers: number;
   fps: number;

@@ -200,6 +200,8 @@ export async function startCloud(
     const artifactServer = new ArtifactServer({
       shareGroup: `${shareGroup}-artifacts`,
       connection: mqtt,
+      // Embedded: chunks are fanned out from inside the broker, not through the cloud's connection.
+      ...(broker ? { publishChunk: broker.publish } : {}),
       store,
       db: database.db,
       registry: metrics,

@@ -1,6 +1,9 @@
 // The MQTT connection against real brokers: aedes in this process always, and the broker at MQTT_URL
 // (CI's Mosquitto) when set — aedes speaks 3.1.1 only, so that run is the one that exercises MQTT 5.
+
+import net from 'node:net';
 import { channelPayloads, type DeviceStatus, topics } from '@edgeloop/shared';
+import { Aedes } from 'aedes';
 import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,5 +190,70 @@ describe('AgentConnection reconnects', () => {
     expect(events).toEqual(['connected:false', 'disconnected', 'connected:true']);
     await connection.stop();
     await broker.close();
+  });
+});
+
+describe('AgentConnection and an unanswered SUBSCRIBE', () => {
+  it('drops a session whose SUBACK never comes, reconnects and subscribes again', async () => {
+    // A real broker that swallows the first SUBSCRIBE to one filter: no SUBACK, connection kept.
+    let swallowed = 0;
+    const broker = await Aedes.createBroker({
+      authorizeSubscribe(_client, subscription, done) {
+        if (subscription.topic === 'el/test/stuck' && swallowed++ === 0) return; // never answered
+        done(null, subscription);
+      },
+    });
+    const server = net.createServer((socket) => broker.handle(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const bus = new AgentEventBus();
+    const connection = new AgentConnection(
+      {
+        url,
+        deviceId: uniqueDeviceId('suback'),
+        password: 'x',
+        agentVersion: '0.1.0',
+        profileId: 'simulated',
+        bootId: newBootId(),
+        keepaliveSeconds: 30,
+        sessionExpirySeconds: 60,
+        protocol: 4,
+        backoff: { initialMs: 20, maxMs: 100 },
+        connectTimeoutMs: 1000,
+        subackTimeoutMs: 500,
+      },
+      bus,
+    );
+    let reconnects = 0;
+    bus.on('connected', bus, (e) => {
+      reconnects = e.reconnects;
+    });
+    connection.start();
+    await eventually(() => connection.connected);
+    const received: string[] = [];
+    await connection.subscribe('el/test/stuck', (_topic, payload) => {
+      received.push(payload.toString());
+    });
+    // The first SUBSCRIBE went unanswered: the agent dropped the socket and subscribed on reconnect.
+    await eventually(() => reconnects > 0 && connection.connected, 5000, 'reconnected');
+    expect(swallowed).toBe(2);
+    await eventually(async () => {
+      broker.publish(
+        {
+          cmd: 'publish',
+          topic: 'el/test/stuck',
+          payload: Buffer.from('hi'),
+          qos: 0,
+          retain: false,
+          dup: false,
+        },
+        () => undefined,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return received.length > 0;
+    });
+    await connection.stop();
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 });

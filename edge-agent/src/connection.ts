@@ -64,6 +64,12 @@ export interface AgentConnectionOptions {
   protocol: 'auto' | 4 | 5;
   backoff: BackoffOptions;
   connectTimeoutMs: number;
+  /**
+   * A SUBSCRIBE unanswered this long on a live connection drops the connection (default three
+   * keep-alive periods). Generous on purpose: a broker under a rollout's load can take tens of
+   * seconds, and reconnecting a fleet at once makes that worse; the point is to never wait forever.
+   */
+  subackTimeoutMs?: number;
   random?: () => number;
   now?: () => number;
   logger?: AgentLogger;
@@ -171,10 +177,12 @@ export class AgentConnection {
       // nothing awaits between its last check and `#connected = true` below, so none slips through.
       for (let batch = filters; batch.length > 0; batch = [...this.#unconfirmed]) {
         for (const filter of batch) this.#unconfirmed.delete(filter);
-        await client.subscribeAsync(batch, { qos: 1 }).catch((err: unknown) => {
-          for (const filter of batch) if (this.#handlers.has(filter)) this.#unconfirmed.add(filter);
-          throw err;
-        });
+        await this.#answeredInTime(client, client.subscribeAsync(batch, { qos: 1 }), 'SUBACK').catch(
+          (err: unknown) => {
+            for (const filter of batch) if (this.#handlers.has(filter)) this.#unconfirmed.add(filter);
+            throw err;
+          },
+        );
       }
       this.#firstSession = false;
     } catch (err) {
@@ -249,13 +257,35 @@ export class AgentConnection {
     const client = this.#client;
     if (client && this.#connected) {
       try {
-        await client.subscribeAsync(filter, { qos: 1 });
+        await this.#answeredInTime(client, client.subscribeAsync(filter, { qos: 1 }), 'SUBACK');
         this.#unconfirmed.delete(filter);
       } catch (err) {
         // Connection lost before the SUBACK: the filter stays unconfirmed and goes out on reconnect.
         this.#log.warn('mqtt.subscribe_deferred', { filter, ...errorFields(err) });
       }
     }
+  }
+
+  /**
+   * `request` unless the broker leaves it unanswered for `subackTimeoutMs` on a connection that
+   * looks alive: then the session is taken as broken (seen: an overloaded broker that never sent a
+   * SUBACK, leaving a download waiting forever) and the socket is dropped, so the reconnect sets the
+   * session up again and resubscribes what is unconfirmed.
+   */
+  #answeredInTime<T>(client: MqttClient, request: Promise<T>, what: string): Promise<T> {
+    const timeoutMs = this.options.subackTimeoutMs ?? this.options.keepaliveSeconds * 3_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        if (client === this.#client && client.connected) {
+          this.#log.warn('mqtt.unanswered', { what, timeoutMs });
+          client.stream.destroy();
+        }
+        reject(new EdgeloopError('TIMEOUT', `no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+    });
+    return Promise.race([request, timeout]).finally(() => clearTimeout(timer));
   }
 
   async unsubscribe(filter: string): Promise<void> {

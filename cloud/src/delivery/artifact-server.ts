@@ -32,6 +32,11 @@ export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 
 export interface ArtifactServerOptions {
   connection: CloudMqttConnection;
+  /**
+   * How chunks go out; default: `connection.publish`. The cloud passes its embedded broker's
+   * in-process publish (see `EmbeddedBroker.publish`).
+   */
+  publishChunk?: CloudMqttConnection['publish'];
   store: Pick<ArtifactStore, 'stat' | 'readRange'>;
   /** Needed for the default entitlement (registered artifacts) and to keep malformed requests as dead letters. */
   db?: Db;
@@ -88,6 +93,7 @@ const REQUEST_FILTER = topicFilters.allDevices('artifact/req');
  */
 export class ArtifactServer {
   readonly #connection: CloudMqttConnection;
+  readonly #publish: CloudMqttConnection['publish'];
   readonly #store: Pick<ArtifactStore, 'stat' | 'readRange'>;
   readonly #isEntitled: EntitlementCheck;
   readonly #chunkSizes: ReadonlySet<number>;
@@ -108,6 +114,9 @@ export class ArtifactServer {
 
   constructor(options: ArtifactServerOptions) {
     this.#connection = options.connection;
+    this.#publish =
+      options.publishChunk ??
+      ((topic, payload, delivery) => this.#connection.publish(topic, payload, delivery));
     this.#store = options.store;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
@@ -342,7 +351,7 @@ export class ArtifactServer {
       }
       // Requests until here joined this publish; from here until its PUBACK they still do.
       this.#schedule.started(key, this.#now());
-      await this.#connection.publish(topics.artifactChunk(sha256, index), frame, artifactChunkDelivery);
+      await this.#publish(topics.artifactChunk(sha256, index), frame, artifactChunkDelivery);
       this.#schedule.sent(key);
       this.#metrics.published(frame.byteLength);
     } catch (err) {

@@ -272,6 +272,39 @@ describe.each(testDatabases())('MqttBridge on the embedded broker, $name', ({ op
     });
   });
 
+  it('publishes many desired states in one go, each device on its own', async () => {
+    const before = (await row('cam-2'))?.desiredGeneration ?? 0;
+    const cam = await device('cam-2');
+    const inbox = collectMessages(cam);
+    await cam.subscribeAsync(topics.desired('cam-2'), { qos: 1 });
+    const results = await bridge.publishDesiredMany([
+      { deviceId: 'cam-1', desired: { rolloutId: 'bad id!', model: null } },
+      { deviceId: 'ghost', desired: { rolloutId: null, model: null } },
+      {
+        deviceId: 'cam-2',
+        desired: { rolloutId: 'r-3', model: null, config: { telemetryWindowSeconds: 15 } },
+      },
+    ]);
+    expect(results.map((r) => [r.deviceId, r.ok])).toEqual([
+      ['cam-1', false],
+      ['ghost', false],
+      ['cam-2', true],
+    ]);
+    expect(results[0]).toMatchObject({ error: { code: 'VALIDATION_FAILED' } });
+    expect(results[1]).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    // the invalid one burnt no generation; the good one got the next and is stored and published
+    expect((await row('cam-1'))?.desiredGeneration).toBe(2);
+    expect(await row('cam-2')).toMatchObject({
+      desiredGeneration: before + 1,
+      desired: { generation: before + 1, rolloutId: 'r-3', config: { telemetryWindowSeconds: 15 } },
+    });
+    const message = await inbox.waitFor((m) => desiredStatePayload.decode(m.payload).ok);
+    expect(desiredStatePayload.decode(message.payload)).toMatchObject({
+      ok: true,
+      value: { generation: before + 1, rolloutId: 'r-3' },
+    });
+  });
+
   it('restores retained desired states on a fresh broker from the database', async () => {
     const fresh = await startEmbeddedBroker({ authenticator: identity, port: 0 });
     const conn = await connectCloudMqtt({

@@ -16,12 +16,13 @@ import {
 import type { IPublishPacket } from 'mqtt';
 import { Registry } from 'prom-client';
 import type { Db } from '../db/index.ts';
-import { filterMatches } from './acl.ts';
 import type { CloudMqttConnection } from './connection.ts';
 import { type DeadLetter, DeadLetterSink } from './dead-letters.ts';
-import { DeviceStateStore } from './device-state.ts';
+import { type DesiredEntry, DeviceStateStore } from './device-state.ts';
 import { type Logger, sharedCounter, silentLogger } from './observability.ts';
+import { ReportedStateWriter } from './reported-writer.ts';
 import type { RouteRegistration } from './router.ts';
+import { compileFilter } from './topic-filter.ts';
 
 /** What the bridge tells the rest of the cloud (ingestion, rollouts) about devices. */
 export interface MqttBridgeEvents {
@@ -49,7 +50,24 @@ export interface MqttBridgeOptions {
 
 type ConsumedChannel = 'status' | 'reported' | 'telemetry';
 
+/** A topic one of the bridge's filters matched; `deviceId` null: not a valid device topic. */
+interface ConsumedTopic {
+  channel: ConsumedChannel;
+  deviceId: string | null;
+}
+
+/** Valid device topics remembered (a few per device); past this the memo starts over. */
+const TOPIC_MEMO_LIMIT = 100_000;
+
 export class BridgeError extends EdgeloopError {}
+
+/** Desired-state publishes awaiting their PUBACK at once in `publishDesiredMany`. */
+const DESIRED_PUBLISH_CONCURRENCY = 512;
+
+/** What became of one device's desired state in `publishDesiredMany`. */
+export type DesiredPublishResult =
+  | { deviceId: string; ok: true; state: DesiredState }
+  | { deviceId: string; ok: false; error: Error };
 
 /**
  * The cloud side of the MQTT contract: publishes desired state (retained, QoS 1) and consumes
@@ -67,9 +85,18 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
   /** last_seen_at refreshes not yet written, and the write in flight (one at a time). */
   private pendingTouches = new Map<string, Date>();
   private touching: Promise<void> | undefined;
-  /** `pattern`: the filter without its `$share/<group>/` prefix, as topics arrive. */
-  private readonly filters: Array<{ filter: string; pattern: string; channel: ConsumedChannel }>;
+  /** `matches`: the filter compiled, without its `$share/<group>/` prefix, as topics arrive. */
+  private readonly filters: Array<{
+    filter: string;
+    matches: (topic: string) => boolean;
+    channel: ConsumedChannel;
+  }>;
+  /** Topic → channel and device id, so a device's every window skips matching and parsing. */
+  private readonly consumedTopics = new Map<string, ConsumedTopic>();
   private route: RouteRegistration | undefined;
+  private readonly reported: ReportedStateWriter;
+  /** Withholds acknowledgements while too many reported states wait for their write. */
+  private reportedHold: RouteRegistration | undefined;
 
   constructor(private readonly options: MqttBridgeOptions) {
     super();
@@ -99,6 +126,22 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
         now: this.now,
       },
     );
+    this.reported = new ReportedStateWriter({
+      store: this.store,
+      logger: this.logger,
+      onWritten: (r) => this.accept('reported', () => this.emit('reported', r.deviceId, r.reported)),
+      onUnknown: (r) =>
+        void this.reject(
+          letter(
+            r.topic,
+            r.deviceId,
+            'reported',
+            'NOT_FOUND',
+            `reported state from unprovisioned device ${r.deviceId}`,
+            r.raw,
+          ),
+        ),
+    });
     const telemetry = this.connection.supportsSharedSubscriptions
       ? topicFilters.shared(options.shareGroup ?? 'ingest', 'telemetry')
       : topicFilters.allDevices('telemetry');
@@ -108,7 +151,7 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
         { filter: topicFilters.allDevices('reported'), channel: 'reported' },
         { filter: telemetry, channel: 'telemetry' },
       ] as const
-    ).map((f) => ({ ...f, pattern: f.filter.replace(/^\$share\/[^/]+\//, '') }));
+    ).map((f) => ({ ...f, matches: compileFilter(f.filter) }));
   }
 
   /** Subscribes and starts consuming; with `republishOnStart`, restores retained desired states. */
@@ -124,6 +167,7 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
           'bridge could not process a message',
         ),
     });
+    this.reportedHold ??= this.connection.messages.holdAcks(() => this.reported.room());
     const granted = await this.connection.subscribe(
       this.filters.map((f) => f.filter),
       1,
@@ -145,6 +189,9 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
     // A persistent session keeps its subscriptions: the broker holds what arrives until it resumes.
     if (client.connected && client.options.clean !== false)
       await client.unsubscribeAsync(this.filters.map((f) => f.filter)).catch(() => undefined);
+    await this.reported.drain(Date.now() + 10_000);
+    this.reportedHold?.remove();
+    this.reportedHold = undefined;
     await this.flushTouches();
   }
 
@@ -159,6 +206,41 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
     const { state, bytes } = await this.store.storeDesired(deviceId, desired, new Date(this.now()));
     await this.connection.publish(topics.desired(deviceId), bytes, channelDelivery.desired);
     return state;
+  }
+
+  /**
+   * `publishDesired` for many devices: stored in one transaction (`storeDesiredMany`), then published
+   * with up to `DESIRED_PUBLISH_CONCURRENCY` awaiting their PUBACK. Each device succeeds or fails on
+   * its own (unknown device, invalid desired state, publish refused); results are in input order.
+   */
+  async publishDesiredMany(entries: readonly DesiredEntry[]): Promise<DesiredPublishResult[]> {
+    const stored = await this.store.storeDesiredMany(entries, new Date(this.now()));
+    const results: DesiredPublishResult[] = new Array(entries.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < entries.length) {
+        const i = next++;
+        const entry = entries[i] as DesiredEntry;
+        const outcome = stored[i] as (typeof stored)[number];
+        if (!outcome.ok) {
+          results[i] = { deviceId: entry.deviceId, ok: false, error: outcome.error };
+          continue;
+        }
+        try {
+          await this.connection.publish(
+            topics.desired(entry.deviceId),
+            outcome.bytes,
+            channelDelivery.desired,
+          );
+          results[i] = { deviceId: entry.deviceId, ok: true, state: outcome.state };
+        } catch (err) {
+          const error = err instanceof Error ? err : new Error(String(err));
+          results[i] = { deviceId: entry.deviceId, ok: false, error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DESIRED_PUBLISH_CONCURRENCY, entries.length) }, worker));
+    return results;
   }
 
   /** Publishes every stored desired state again (same generation: devices treat it as a no-op). */
@@ -183,12 +265,26 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
     return count;
   }
 
-  private async consume(packet: IPublishPacket): Promise<void> {
-    const channel = this.filters.find((f) => filterMatches(f.pattern, packet.topic))?.channel;
-    if (!channel) return; // the router only hands us our own filters
+  private consumedTopic(topic: string): ConsumedTopic | undefined {
+    const known = this.consumedTopics.get(topic);
+    if (known) return known;
+    const channel = this.filters.find((f) => f.matches(topic))?.channel;
+    if (!channel) return undefined; // the router only hands us our own filters
+    const parsed = tryParseTopic(topic);
+    if (parsed?.kind !== 'device') return { channel, deviceId: null };
+    const consumed = { channel, deviceId: parsed.deviceId };
+    if (this.consumedTopics.size >= TOPIC_MEMO_LIMIT) this.consumedTopics.clear();
+    this.consumedTopics.set(topic, consumed);
+    return consumed;
+  }
+
+  /** Undefined when handled synchronously (a valid window from a known device): no promise. */
+  private consume(packet: IPublishPacket): Promise<void> | undefined {
+    const consumed = this.consumedTopic(packet.topic);
+    if (!consumed) return undefined;
+    const { channel, deviceId } = consumed;
     const raw = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const parsed = tryParseTopic(packet.topic);
-    if (parsed?.kind !== 'device') {
+    if (deviceId === null) {
       return this.reject({
         topic: packet.topic,
         deviceId: null,
@@ -198,67 +294,95 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
         raw,
       });
     }
-    const { deviceId } = parsed;
     // An empty retained message is how a retained topic is cleared: nothing to validate or store.
     if (raw.byteLength === 0 && channelDelivery[channel].retain) {
       this.messages.inc({ channel, outcome: 'cleared' });
+      return undefined;
+    }
+    if (channel === 'telemetry') return this.consumeTelemetry(packet.topic, deviceId, raw);
+    return this.consumeState(packet.topic, deviceId, channel, raw);
+  }
+
+  private consumeTelemetry(topic: string, deviceId: string, raw: Uint8Array): Promise<void> | undefined {
+    const at = this.now();
+    const decoded = channelPayloads.telemetry.decode(raw);
+    if (!decoded.ok) {
+      return this.reject(letter(topic, deviceId, 'telemetry', decoded.error.code, decoded.error.reason, raw));
+    }
+    const window = decoded.value;
+    if (window.deviceId !== deviceId) {
+      return this.reject(
+        letter(
+          topic,
+          deviceId,
+          'telemetry',
+          'DEVICE_MISMATCH',
+          `payload deviceId ${JSON.stringify(window.deviceId)} on ${deviceId}'s topic`,
+          raw,
+        ),
+      );
+    }
+    if (this.store.isKnown(deviceId)) {
+      this.acceptTelemetry(deviceId, window, at);
+      return undefined;
+    }
+    return this.store
+      .exists(deviceId)
+      .then((exists) =>
+        exists
+          ? this.acceptTelemetry(deviceId, window, at)
+          : this.reject(
+              letter(
+                topic,
+                deviceId,
+                'telemetry',
+                'NOT_FOUND',
+                `telemetry from unprovisioned device ${deviceId}`,
+                raw,
+              ),
+            ),
+      );
+  }
+
+  private acceptTelemetry(deviceId: string, window: TelemetryWindow, at: number): void {
+    this.touchThrottled(deviceId, at);
+    this.messages.inc({ channel: 'telemetry', outcome: 'accepted' });
+    try {
+      this.emit('telemetry', deviceId, window);
+    } catch (err) {
+      this.listenerFailed('telemetry', err);
+    }
+  }
+
+  private async consumeState(
+    topic: string,
+    deviceId: string,
+    channel: 'status' | 'reported',
+    raw: Uint8Array,
+  ): Promise<void> {
+    const refuse = (code: string, reason: string) =>
+      this.reject(letter(topic, deviceId, channel, code, reason, raw));
+    const at = new Date(this.now());
+    if (channel === 'status') {
+      const decoded = channelPayloads.status.decode(raw);
+      if (!decoded.ok) return refuse(decoded.error.code, decoded.error.reason);
+      const outcome = await this.store.applyStatus(deviceId, decoded.value, at);
+      if (outcome === 'unknown') return refuse('NOT_FOUND', `status from unprovisioned device ${deviceId}`);
+      if (outcome === 'stale') {
+        this.messages.inc({ channel, outcome: 'stale' });
+        this.logger.info(
+          { event: 'mqtt.stale_status', deviceId, bootId: decoded.value.bootId },
+          'ignored offline status from an earlier boot',
+        );
+        return;
+      }
+      this.accept(channel, () => this.emit('status', deviceId, decoded.value));
       return;
     }
-    const letter = (code: string, reason: string): DeadLetter => ({
-      topic: packet.topic,
-      deviceId,
-      channel,
-      code,
-      reason,
-      raw,
-    });
-    const at = new Date(this.now());
-
-    switch (channel) {
-      case 'status': {
-        const decoded = channelPayloads.status.decode(raw);
-        if (!decoded.ok) return this.reject(letter(decoded.error.code, decoded.error.reason));
-        const outcome = await this.store.applyStatus(deviceId, decoded.value, at);
-        if (outcome === 'unknown')
-          return this.reject(letter('NOT_FOUND', `status from unprovisioned device ${deviceId}`));
-        if (outcome === 'stale') {
-          this.messages.inc({ channel, outcome: 'stale' });
-          this.logger.info(
-            { event: 'mqtt.stale_status', deviceId, bootId: decoded.value.bootId },
-            'ignored offline status from an earlier boot',
-          );
-          return;
-        }
-        this.accept(channel, () => this.emit('status', deviceId, decoded.value));
-        return;
-      }
-      case 'reported': {
-        const decoded = channelPayloads.reported.decode(raw);
-        if (!decoded.ok) return this.reject(letter(decoded.error.code, decoded.error.reason));
-        if (!(await this.store.applyReported(deviceId, decoded.value, at))) {
-          return this.reject(letter('NOT_FOUND', `reported state from unprovisioned device ${deviceId}`));
-        }
-        this.accept(channel, () => this.emit('reported', deviceId, decoded.value));
-        return;
-      }
-      case 'telemetry': {
-        const decoded = channelPayloads.telemetry.decode(raw);
-        if (!decoded.ok) return this.reject(letter(decoded.error.code, decoded.error.reason));
-        if (decoded.value.deviceId !== deviceId) {
-          return this.reject(
-            letter(
-              'DEVICE_MISMATCH',
-              `payload deviceId ${JSON.stringify(decoded.value.deviceId)} on ${deviceId}'s topic`,
-            ),
-          );
-        }
-        if (!(await this.store.exists(deviceId)))
-          return this.reject(letter('NOT_FOUND', `telemetry from unprovisioned device ${deviceId}`));
-        this.touchThrottled(deviceId, at);
-        this.accept(channel, () => this.emit('telemetry', deviceId, decoded.value));
-        return;
-      }
-    }
+    const decoded = channelPayloads.reported.decode(raw);
+    if (!decoded.ok) return refuse(decoded.error.code, decoded.error.reason);
+    // Written in a batch with the others queued meanwhile (reported-writer.ts); listeners hear of it then.
+    this.reported.offer({ deviceId, reported: decoded.value, at, topic, raw });
   }
 
   private accept(channel: ConsumedChannel, notify: () => void): void {
@@ -266,12 +390,13 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
     try {
       notify();
     } catch (err) {
-      // A listener's bug must not stall the MQTT pipeline or turn a good message into a dead letter.
-      this.logger.error(
-        { event: 'mqtt.listener_failed', channel, err: String(err) },
-        'bridge listener threw',
-      );
+      this.listenerFailed(channel, err);
     }
+  }
+
+  /** A listener's bug must not stall the MQTT pipeline or turn a good message into a dead letter. */
+  private listenerFailed(channel: ConsumedChannel, err: unknown): void {
+    this.logger.error({ event: 'mqtt.listener_failed', channel, err: String(err) }, 'bridge listener threw');
   }
 
   private async reject(letter: DeadLetter): Promise<void> {
@@ -286,11 +411,11 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
    * off the message path. Awaiting one UPDATE per window (a device sends one a minute, so nearly every
    * window is due a refresh) serialised a database round trip into every acknowledgement.
    */
-  private touchThrottled(deviceId: string, at: Date): void {
+  private touchThrottled(deviceId: string, at: number): void {
     const last = this.lastTouched.get(deviceId);
-    if (last !== undefined && at.getTime() - last < (this.options.lastSeenIntervalMs ?? 30_000)) return;
-    this.lastTouched.set(deviceId, at.getTime());
-    this.pendingTouches.set(deviceId, at);
+    if (last !== undefined && at - last < (this.options.lastSeenIntervalMs ?? 30_000)) return;
+    this.lastTouched.set(deviceId, at);
+    this.pendingTouches.set(deviceId, new Date(at));
     this.touching ??= this.writeTouches();
   }
 
@@ -317,4 +442,15 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
   async flushTouches(): Promise<void> {
     while (this.touching) await this.touching;
   }
+}
+
+function letter(
+  topic: string,
+  deviceId: string,
+  channel: ConsumedChannel,
+  code: string,
+  reason: string,
+  raw: Uint8Array,
+): DeadLetter {
+  return { topic, deviceId, channel, code, reason, raw };
 }

@@ -1,5 +1,5 @@
 import { createConnection } from 'node:net';
-import { topics } from '@edgeloop/shared';
+import { topicFilters, topics } from '@edgeloop/shared';
 import { connectAsync, type ErrorWithSubackPacket, type IClientOptions, type MqttClient } from 'mqtt';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,17 @@ describe('embedded broker (aedes) with the identity registry', () => {
     expect(broker.connectedClients().get('cam-a')).toEqual({ kind: 'device', deviceId: 'cam-a' });
     await a.endAsync();
     await ws.endAsync();
+  });
+
+  it('publishes from inside the broker to every subscribed device, resolving once routed', async () => {
+    const a = await connect('cam-a');
+    const inbox = collectMessages(a);
+    const sha = 'ab'.repeat(32);
+    await a.subscribeAsync(topicFilters.artifactChunks(sha), { qos: 1 });
+    await broker.publish(topics.artifactChunk(sha, 3), Buffer.from('chunk 3'), { qos: 1, retain: false });
+    const message = await inbox.waitFor((m) => m.topic === topics.artifactChunk(sha, 3));
+    expect(message.payload).toBe('chunk 3');
+    await a.endAsync();
   });
 
   it('refuses a device connecting under another device id, a wrong secret and an unknown device', async () => {

@@ -50,6 +50,13 @@ export interface EmbeddedBroker {
   disconnectDevice(deviceId: string): number;
   /** Lets devices in (with `holdDevices`): those waiting at CONNECT proceed at once. */
   admitDevices(): void;
+  /**
+   * Publishes from inside the broker (the cloud is trusted; no ACL), resolving once every subscriber
+   * has the message. aedes reads a client's next packets only when all of its last batch is routed,
+   * so artifact chunks fanned out to a thousand devices through the cloud's own connection held up
+   * everything else the cloud sends (desired states, acknowledgements) behind the slowest socket.
+   */
+  publish(topic: string, payload: Uint8Array, delivery: { qos: 0 | 1; retain: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,6 +72,9 @@ const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 const SERVER_UNAVAILABLE = 3;
+
+/** See `concurrency` below. */
+const ROUTING_CONCURRENCY = 20_000;
 
 const connackFor: Record<AuthRejectionCode, number> = {
   UNAUTHENTICATED: BAD_USERNAME_OR_PASSWORD,
@@ -119,6 +129,13 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   };
 
   const broker = await Aedes.createBroker({
+    // Messages routed at once. A message is done when every subscriber's socket took it, and a device
+    // whose socket is full holds its messages until it drains (or `drainTimeout`, 60 s, disconnects
+    // it). With aedes' default of 100, a rollout's 64 KiB chunks fanned out to 1,000 devices filled
+    // all 100 slots behind a few slow sockets, and every other message in the broker (chunk requests,
+    // reported states, telemetry) queued behind them for up to a minute. Raised, slow sockets delay
+    // only their own messages; what is held is at most what clients publish within a drain timeout.
+    concurrency: ROUTING_CONCURRENCY,
     preConnect(client, packet, done) {
       if (packet.will) willTopics.set(client, packet.will.topic);
       done(null, true);
@@ -303,6 +320,19 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       return out;
     },
     disconnectDevice,
+    publish(topic, payload, { qos, retain }) {
+      return new Promise<void>((resolve, reject) => {
+        const packet = {
+          cmd: 'publish' as const,
+          topic,
+          payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+          qos,
+          retain,
+          dup: false,
+        };
+        broker.publish(packet, (err) => (err ? reject(err) : resolve()));
+      });
+    },
     admitDevices() {
       if (admitted) return;
       admitted = true;

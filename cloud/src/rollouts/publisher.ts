@@ -3,7 +3,8 @@
 // state again without the shadow). A failed publish is undone in the step's state, so the next tick
 // retries it, and recorded as an event.
 import type { DeliveredModel, DesiredState, ModelRef, ModelVariant } from '@edgeloop/shared';
-import type { MqttBridge } from '../mqtt/bridge.ts';
+import type { DesiredPublishResult, MqttBridge } from '../mqtt/bridge.ts';
+import type { DesiredEntry } from '../mqtt/device-state.ts';
 import type { Logger } from '../mqtt/observability.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { VariantRecord } from '../registry/records.ts';
@@ -15,8 +16,21 @@ export type StoredDesired = ReadonlyMap<string, Partial<DesiredState>>;
 
 type DeviceAction = Exclude<RolloutAction, { kind: 'rollback' }>;
 
-/** Desired states published at once by one tick (each is a database write and a QoS 1 publish). */
+/** Devices with several actions (shadow phases), published at once, one device's actions in order. */
 const PUBLISH_CONCURRENCY = 32;
+/**
+ * Plain sends (a wave's devices getting the new model) go out through `publishDesiredMany`, this many
+ * per call: one database transaction each instead of one per device, so a wave of thousands is sent
+ * in seconds (a transaction per device took ~170 s for 1,000 devices on PGlite under load).
+ */
+const SEND_BATCH = 1000;
+
+/** The artifact a device row was planned for; throws when the row has none. */
+function artifactOf(device: RolloutDevice): [version: number, variant: ModelVariant] {
+  if (device.modelVersion === null || device.variant === null || device.chunkSize === null)
+    throw new Error('device row has no artifact');
+  return [device.modelVersion, device.variant];
+}
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -28,7 +42,7 @@ const delivered = (record: VariantRecord, chunkSize: number): DeliveredModel => 
 
 export class DesiredStatePublisher {
   constructor(
-    private readonly bridge: { publishDesired: MqttBridge['publishDesired'] },
+    private readonly bridge: Pick<MqttBridge, 'publishDesired' | 'publishDesiredMany'>,
     private readonly registry: Pick<ModelRegistry, 'getVariant'>,
     private readonly logger: Logger,
   ) {}
@@ -56,6 +70,11 @@ export class DesiredStatePublisher {
     };
     let sent = 0;
     const indexOf = new Map(step.state.devices.map((d, i) => [d.deviceId, i]));
+    const sendFailed = (index: number, device: RolloutDevice, err: unknown) => {
+      const reason = `publish failed: ${message(err)}`;
+      step.state.devices[index] = { ...device, state: 'pending', sentAt: null, reason };
+      fail(device, 'device.send_failed', err);
+    };
     const one = async (action: DeviceAction): Promise<void> => {
       const index = indexOf.get(action.deviceId) ?? -1;
       const device = step.state.devices[index];
@@ -74,33 +93,23 @@ export class DesiredStatePublisher {
           sent++;
           return;
         }
-        if (device.modelVersion === null || device.variant === null || device.chunkSize === null)
-          throw new Error('device row has no artifact');
-        const record = await variantOf(loaded.state.modelName, device.modelVersion, device.variant);
         if (action.kind === 'send') {
-          const desired = await this.bridge.publishDesired(device.deviceId, {
-            rolloutId,
-            model: delivered(record, device.chunkSize),
-            config: current?.config ?? {},
-            shadow: null, // replaces a shadow phase's desired state
-          });
+          const desired = await this.bridge.publishDesired(device.deviceId, await sendOf(device));
           step.state.devices[index] = { ...device, generation: desired.generation };
         } else {
+          const record = await variantOf(loaded.state.modelName, ...artifactOf(device));
           const phase = step.state.waves.find((w) => w.index === device.wave)?.params.shadow;
           await this.bridge.publishDesired(device.deviceId, {
             rolloutId,
             model: current?.model ?? (await this.#currentModel(device, variantOf)),
             config: current?.config ?? {},
-            shadow: { model: delivered(record, device.chunkSize), rate: phase?.rate ?? 0 },
+            shadow: { model: delivered(record, device.chunkSize as number), rate: phase?.rate ?? 0 },
           });
         }
         sent++;
       } catch (err) {
-        if (action.kind === 'send') {
-          const reason = `publish failed: ${message(err)}`;
-          step.state.devices[index] = { ...device, state: 'pending', sentAt: null, reason };
-          fail(device, 'device.send_failed', err);
-        } else if (action.kind === 'shadow') {
+        if (action.kind === 'send') sendFailed(index, device, err);
+        else if (action.kind === 'shadow') {
           editShadowSent(step.state.waves, device, (sentTo) => sentTo.filter((id) => id !== device.deviceId));
           fail(device, 'device.shadow_send_failed', err);
         } else {
@@ -109,8 +118,18 @@ export class DesiredStatePublisher {
         }
       }
     };
-    // Devices in parallel (a wave of thousands must not take a publish round trip each, one after
-    // the other); one device's actions in order.
+    /** The desired state that moves `device` to the rollout's model. */
+    const sendOf = async (device: RolloutDevice) => {
+      const record = await variantOf(loaded.state.modelName, ...artifactOf(device));
+      return {
+        rolloutId,
+        model: delivered(record, device.chunkSize as number),
+        config: stored.get(device.deviceId)?.config ?? {},
+        shadow: null, // replaces a shadow phase's desired state
+      };
+    };
+    // A device with a single `send` (the common case: a wave's devices) goes out in a batch; one with
+    // several actions (shadow phases) goes out action by action, in order, devices in parallel.
     const byDevice = new Map<string, DeviceAction[]>();
     for (const action of step.actions) {
       if (action.kind === 'rollback') continue;
@@ -118,7 +137,43 @@ export class DesiredStatePublisher {
       list.push(action);
       byDevice.set(action.deviceId, list);
     }
-    await forEachConcurrently([...byDevice.values()], PUBLISH_CONCURRENCY, async (actions) => {
+    const batched: string[] = [];
+    const sequenced: DeviceAction[][] = [];
+    for (const [deviceId, actions] of byDevice) {
+      if (actions.length === 1 && actions[0]?.kind === 'send') batched.push(deviceId);
+      else sequenced.push(actions);
+    }
+    for (let i = 0; i < batched.length; i += SEND_BATCH) {
+      const entries: DesiredEntry[] = [];
+      for (const deviceId of batched.slice(i, i + SEND_BATCH)) {
+        const index = indexOf.get(deviceId) ?? -1;
+        const device = step.state.devices[index];
+        if (device === undefined) continue;
+        try {
+          entries.push({ deviceId, desired: await sendOf(device) });
+        } catch (err) {
+          sendFailed(index, device, err);
+        }
+      }
+      let results: DesiredPublishResult[];
+      try {
+        results = await this.bridge.publishDesiredMany(entries);
+      } catch (err) {
+        // The transaction failed (the database went away): none of these went out.
+        const error = err instanceof Error ? err : new Error(String(err));
+        results = entries.map((e) => ({ deviceId: e.deviceId, ok: false, error }));
+      }
+      for (const result of results) {
+        const index = indexOf.get(result.deviceId) ?? -1;
+        const device = step.state.devices[index];
+        if (device === undefined) continue;
+        if (result.ok) {
+          step.state.devices[index] = { ...device, generation: result.state.generation };
+          sent++;
+        } else sendFailed(index, device, result.error);
+      }
+    }
+    await forEachConcurrently(sequenced, PUBLISH_CONCURRENCY, async (actions) => {
       for (const action of actions) await one(action);
     });
     return sent;

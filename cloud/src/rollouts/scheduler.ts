@@ -44,6 +44,7 @@ type Heard = 'reported' | 'telemetry';
 /** What the scheduler needs of the MQTT bridge (tests pass a fake). */
 export interface RolloutBridge {
   publishDesired: MqttBridge['publishDesired'];
+  publishDesiredMany: MqttBridge['publishDesiredMany'];
   on<K extends Heard>(event: K, listener: (...args: MqttBridgeEvents[K]) => void): unknown;
   off<K extends Heard>(event: K, listener: (...args: MqttBridgeEvents[K]) => void): unknown;
 }
@@ -230,7 +231,7 @@ export class RolloutScheduler extends EventEmitter<RolloutSchedulerEvents> {
       { devices: observed.devices, ...(gates ? { gates } : {}), ...(shadow ? { shadow } : {}) },
       now,
     );
-    const sent = await this.#publisher.carryOut(loaded, step, observed.desired);
+    const sent = await this.#publisher.carryOut(loaded, step, await this.#storedDesired(step));
     const rollbackReason = step.actions.find((a) => a.kind === 'rollback');
     const rollback = rollbackReason
       ? await prepareRollback(
@@ -294,29 +295,37 @@ export class RolloutScheduler extends EventEmitter<RolloutSchedulerEvents> {
     ];
   }
 
-  async #observe(loaded: LoadedRollout): Promise<{
-    devices: Map<string, DeviceObservation>;
-    desired: Map<string, Partial<DesiredState>>;
-  }> {
+  async #observe(loaded: LoadedRollout): Promise<{ devices: Map<string, DeviceObservation> }> {
     const ids = loaded.state.devices.filter((d) => d.state !== 'excluded').map((d) => d.deviceId);
     const observations = new Map<string, DeviceObservation>();
-    const stored = new Map<string, Partial<DesiredState>>();
     for (let i = 0; i < ids.length; i += 1000) {
       const rows = await this.#db
-        .select({
-          id: devices.id,
-          reported: devices.reported,
-          connection: devices.connection,
-          desired: devices.desired,
-        })
+        .select({ id: devices.id, reported: devices.reported, connection: devices.connection })
         .from(devices)
         .where(inArray(devices.id, ids.slice(i, i + 1000)));
       for (const row of rows) {
         observations.set(row.id, { reported: parseReported(row.reported), connection: row.connection });
-        if (row.desired) stored.set(row.id, row.desired as Partial<DesiredState>);
       }
     }
-    return { devices: observations, desired: stored };
+    return { devices: observations };
+  }
+
+  /**
+   * What the step's devices were last told (their config and shadow carry over), read only for
+   * devices the step acts on: a desired state holds a whole signed manifest, too much to read for
+   * every device on every tick.
+   */
+  async #storedDesired(step: Step): Promise<Map<string, Partial<DesiredState>>> {
+    const ids = [...new Set(step.actions.flatMap((a) => (a.kind === 'rollback' ? [] : [a.deviceId])))];
+    const stored = new Map<string, Partial<DesiredState>>();
+    for (let i = 0; i < ids.length; i += 1000) {
+      const rows = await this.#db
+        .select({ id: devices.id, desired: devices.desired })
+        .from(devices)
+        .where(inArray(devices.id, ids.slice(i, i + 1000)));
+      for (const row of rows) if (row.desired) stored.set(row.id, row.desired as Partial<DesiredState>);
+    }
+    return stored;
   }
 
   /** Gate verdicts for the current wave while it soaks; undefined otherwise. */

@@ -369,13 +369,31 @@ export async function saveStep(
           })
           .where(and(eq(rolloutWaves.rolloutId, next.id), eq(rolloutWaves.index, wave.index)));
       }
-      for (const device of next.devices) {
-        if (before.get(device.deviceId) === device) continue;
-        const { rolloutId: _r, deviceId: _d, claimed: _c, ...fields } = deviceRow(next.id, device, true, at);
+      // Changed devices in multi-row statements (a wave of a thousand devices turning active in one
+      // step was a thousand UPDATEs): every row exists, so the insert always takes the update path,
+      // and `claimed` is left as it is.
+      const changed = next.devices.filter((d) => before.get(d.deviceId) !== d);
+      for (let i = 0; i < changed.length; i += 500) {
         await tx
-          .update(rolloutDevices)
-          .set(fields)
-          .where(and(eq(rolloutDevices.rolloutId, next.id), eq(rolloutDevices.deviceId, device.deviceId)));
+          .insert(rolloutDevices)
+          .values(changed.slice(i, i + 500).map((d) => deviceRow(next.id, d, true, at)))
+          .onConflictDoUpdate({
+            target: [rolloutDevices.rolloutId, rolloutDevices.deviceId],
+            set: {
+              wave: sql`excluded.wave`,
+              state: sql`excluded.state`,
+              modelVersion: sql`excluded.model_version`,
+              variant: sql`excluded.variant`,
+              sha256: sql`excluded.sha256`,
+              chunkSize: sql`excluded.chunk_size`,
+              fromModel: sql`excluded.from_model`,
+              generation: sql`excluded.generation`,
+              flagged: sql`excluded.flagged`,
+              reason: sql`excluded.reason`,
+              sentAt: sql`excluded.sent_at`,
+              updatedAt: sql`excluded.updated_at`,
+            },
+          });
       }
       // A finished rollout lets go of its devices before anything else (its rollback) claims them.
       if (finished) {

@@ -21,7 +21,8 @@ import {
 import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { devices } from '../db/schema.ts';
-import type { MqttBridgeEvents } from '../mqtt/bridge.ts';
+import type { DesiredPublishResult, MqttBridgeEvents } from '../mqtt/bridge.ts';
+import type { DesiredEntry } from '../mqtt/device-state.ts';
 
 export function testProfile(
   id: string,
@@ -67,6 +68,8 @@ export function reported(
  */
 export class FakeBridge extends EventEmitter<MqttBridgeEvents> {
   readonly published: { deviceId: string; desired: DesiredState }[] = [];
+  /** Sizes of the `publishDesiredMany` calls, in order. */
+  readonly batches: number[] = [];
   /** Devices whose publish fails (the broker is down for them). */
   readonly failing = new Set<string>();
 
@@ -95,6 +98,20 @@ export class FakeBridge extends EventEmitter<MqttBridgeEvents> {
     await this.db.update(devices).set({ desired: state }).where(eq(devices.id, deviceId));
     this.published.push({ deviceId, desired: state });
     return state;
+  }
+
+  /** As the real bridge: each device on its own, results in input order. */
+  async publishDesiredMany(entries: readonly DesiredEntry[]): Promise<DesiredPublishResult[]> {
+    this.batches.push(entries.length);
+    const results: DesiredPublishResult[] = [];
+    for (const { deviceId, desired } of entries) {
+      try {
+        results.push({ deviceId, ok: true, state: await this.publishDesired(deviceId, desired) });
+      } catch (err) {
+        results.push({ deviceId, ok: false, error: err instanceof Error ? err : new Error(String(err)) });
+      }
+    }
+    return results;
   }
 
   lastDesired(deviceId: string): DesiredState | undefined {

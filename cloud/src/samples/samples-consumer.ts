@@ -1,13 +1,16 @@
 // Sample ingestion: `el/v1/dev/+/samples` off the cloud's MQTT connection into `fleet_samples`.
 //
 // Guarantees, and where they stop:
-// - A batch is acknowledged to the broker only after its rows are written (or it was refused). While
-//   the database is down the write is retried with capped backoff and the PUBACK withheld, so the
-//   broker keeps this batch and everything queued behind it (the connection's other traffic waits
-//   too: the same backpressure ingestion's ack hold applies when its buffer is full). A cloud stop
-//   during an outage gives up after `stopTimeoutMs` and counts the batch `lost`.
-// - Each device batch (at most 32 samples) is one INSERT ... ON CONFLICT DO NOTHING on
-//   (device_id, sample_id): redelivery and replays store nothing new and count as `duplicate`.
+// - A batch is acknowledged to the broker once it is validated and queued for its write
+//   (sample-write-queue.ts), which stores the queued batches several per INSERT. More than 256
+//   queued batches, or the database down, withholds acknowledgements (an ack hold on the router), so
+//   the broker keeps the rest. Writing each batch before reading the next packet, as before, held
+//   every other message the cloud receives behind the sample writes. A hard crash loses at most the
+//   queued batches (samples are a random draw for retraining; telemetry ingestion has the same
+//   bound); a stop during an outage gives up after `stopTimeoutMs` and counts them `lost`.
+// - Rows go in with INSERT ... ON CONFLICT DO NOTHING on (device_id, sample_id): redelivery and
+//   replays store nothing new and count as `duplicate`. A group the database refuses is retried
+//   batch by batch, and only the refused batch is dead-lettered (WRITE_REJECTED).
 // - Refused batches (malformed JSON, unsupported version, invalid fields, a device speaking for
 //   another, a tensor whose bytes do not match its shape, an unknown device, over the device's rate)
 //   are dead-lettered with a stable code, counted and logged; they never reach the table.
@@ -23,7 +26,8 @@ import { type DeadLetter, DeadLetterSink } from '../mqtt/dead-letters.ts';
 import { DeviceStateStore } from '../mqtt/device-state.ts';
 import { type Logger, sharedCounter, silentLogger } from '../mqtt/observability.ts';
 import type { RouteRegistration } from '../mqtt/router.ts';
-import { checkSampleBatch, sampleRow } from './sample-row.ts';
+import { checkSampleBatch, type FleetSampleRow, sampleRow } from './sample-row.ts';
+import { SampleWriteQueue } from './sample-write-queue.ts';
 import { insertSamples } from './sample-writer.ts';
 import { type SampleOutcome, type SamplesMetrics, samplesMetrics } from './samples-metrics.ts';
 
@@ -64,6 +68,10 @@ export class SamplesConsumer {
   private readonly limiter: DeviceRateLimiter | undefined;
   private readonly filter: string;
   private route: RouteRegistration | undefined;
+  private hold: RouteRegistration | undefined;
+  private readonly queue: SampleWriteQueue<FleetSampleRow>;
+  /** The dead letter each queued batch becomes if the database refuses it (raw bytes, topic). */
+  private readonly letters = new Map<FleetSampleRow[], DeadLetter>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private running = false;
   private stopDeadline = Number.POSITIVE_INFINITY;
@@ -93,6 +101,29 @@ export class SamplesConsumer {
         now: this.now,
       },
     );
+    this.queue = new SampleWriteQueue<FleetSampleRow>({
+      insert: (rows) => insertSamples(this.db, rows),
+      isPoison: isPoisonBatchError,
+      onWritten: (batches, stored) => {
+        const rows = batches.reduce((n, b) => n + b.rows.length, 0);
+        for (const b of batches) this.letters.delete(b.rows);
+        this.count('stored', stored);
+        this.count('duplicate', rows - stored);
+      },
+      onPoison: (batch, err) => {
+        const base = this.letters.get(batch.rows);
+        this.letters.delete(batch.rows);
+        if (base) void this.giveUp({ poison: true, err }, base, batch.rows.length);
+      },
+      onLost: (batch, err) => {
+        const base = this.letters.get(batch.rows);
+        this.letters.delete(batch.rows);
+        if (base) void this.giveUp({ poison: false, err }, base, batch.rows.length);
+      },
+      onWriteError: () => this.metrics.writeErrors.inc(),
+      logger: this.logger,
+      ...(options.retry ? { retry: options.retry } : {}),
+    });
     this.filter = options.connection.supportsSharedSubscriptions
       ? topicFilters.shared(options.shareGroup ?? 'ingest', 'samples')
       : SAMPLES_FILTER;
@@ -112,6 +143,7 @@ export class SamplesConsumer {
           'sample batch could not be processed',
         ),
     });
+    this.hold = this.options.connection.messages.holdAcks(() => this.queue.room());
     const granted = await this.options.connection.subscribe([this.filter], 1);
     if (granted.some((g) => g.qos === 128)) {
       await this.stop();
@@ -129,8 +161,11 @@ export class SamplesConsumer {
     if (client.connected && client.options.clean !== false)
       await client.unsubscribeAsync(this.filter).catch(() => undefined);
     await Promise.allSettled([...this.inFlight]);
+    await this.queue.drain(Date.now() + (this.options.stopTimeoutMs ?? 10_000));
     this.route.remove();
     this.route = undefined;
+    this.hold?.remove();
+    this.hold = undefined;
   }
 
   private track<T>(work: Promise<T>): Promise<T> {
@@ -189,10 +224,9 @@ export class SamplesConsumer {
 
     const receivedAt = new Date(this.now());
     const rows = batch.samples.map((s) => sampleRow(deviceId, s, receivedAt));
-    const written = await this.attempt('write', () => insertSamples(this.db, rows));
-    if (!written.ok) return this.giveUp(written, letter(deviceId, 'WRITE_REJECTED', ''), count);
-    this.count('stored', written.value);
-    this.count('duplicate', count - written.value);
+    // Written with the batches queued meanwhile (sample-write-queue.ts), off the message path.
+    this.letters.set(rows, letter(deviceId, 'WRITE_REJECTED', ''));
+    this.queue.offer({ deviceId, rows });
   }
 
   /** Runs a database call, retrying failures that waiting can fix while running (or until the stop deadline). */

@@ -245,7 +245,7 @@ describe.each(testDatabases())('sample ingestion over the embedded broker, $name
     }
   });
 
-  it('withholds the acknowledgement while the database is down and stores the batch once it is back', async () => {
+  it('keeps batches through a database outage and stores them once it is back', async () => {
     await database.db.execute(sql`truncate fleet_samples, dead_letters`);
     const outage = outageDb(database.db);
     const worker = await startConsumer(outage.db, connection, { retry: { initialMs: 10, maxMs: 40 } });
