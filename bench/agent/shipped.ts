@@ -28,6 +28,19 @@ export function systemdNodeFlags(unit = SYSTEMD_UNIT): string[] {
   return words.slice(1, script);
 }
 
+/**
+ * The unit's own `Environment=` settings outside edgeloop's (NODE_ENV, allocator tuning), which the
+ * bench gives the shipped agent as systemd would. EDGELOOP_* come from the bench instead.
+ */
+export function systemdEnvironment(unit = SYSTEMD_UNIT): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(unit, 'utf8').split('\n')) {
+    const match = /^Environment=([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (match && !match[1]?.startsWith('EDGELOOP_')) env[match[1] as string] = match[2] as string;
+  }
+  return env;
+}
+
 function newestMtime(path: string): number {
   const stat = statSync(path);
   if (!stat.isDirectory()) return stat.mtimeMs;
@@ -82,8 +95,7 @@ export async function startShippedAgent(options: {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env))
     if (!k.startsWith('EDGELOOP_') && k !== 'NODE_OPTIONS') env[k] = v;
-  Object.assign(env, {
-    NODE_ENV: 'production',
+  Object.assign(env, systemdEnvironment(), {
     EDGELOOP_DEVICE_ID: options.deviceId,
     EDGELOOP_TOKEN: credentials.token,
     EDGELOOP_PROFILE: 'simulated',
