@@ -43,6 +43,26 @@ const here = dirname(fileURLToPath(import.meta.url));
 const DEVICES_PER_WORKER = 1000;
 const GB = 1024 ** 3;
 
+const USAGE = `pnpm bench fleet [options]: N real agents against the cloud on Mosquitto + PostgreSQL
+  --devices N              agents (default 1000)
+  --workers W              worker processes (default ceil(N / 1000))
+  --minutes M              steady state, minutes (default 2)
+  --window-seconds S       telemetry window per agent (default 60)
+  --fps F                  inferences per second per agent (default 0.1)
+  --start-concurrency C    agents each worker starts at once (default 16)
+  --rollout auto|on|off    whole-fleet rollout after the steady state (default auto: if memory allows)
+  --rollout-mb-per-device  memory estimate per agent for auto (default 2)
+  --rollout-hidden H       hidden width of the rolled-out MLP (default 16)
+  --mem-floor-gb G         end the fleet if MemAvailable falls below (default 4)
+  --timeout S              rollout timeout, seconds (default 300)
+  --online-wait S          how long the cloud may take to count every agent online (default 120)
+  --broker private|shared  a private Mosquitto on --broker-port (default) or MQTT_URL's
+  --broker-port P          (default 18830)
+  --broker-max-queued Q    the private broker's max_queued_messages (default 100000)
+  --out FILE               (default bench/results/fleet.json)
+database: a scratch database on DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/test)
+details: docs/scaling.md`;
+
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -68,8 +88,13 @@ export async function run(args: string[]): Promise<void> {
       'broker-port': { type: 'string', default: '18830' },
       'broker-max-queued': { type: 'string', default: '100000' },
       out: { type: 'string' },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const devices = Number(values.devices);
   const workers = values.workers ? Number(values.workers) : Math.ceil(devices / DEVICES_PER_WORKER);
   const minutes = Number(values.minutes);
