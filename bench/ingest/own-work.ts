@@ -16,7 +16,8 @@ import {
   startTelemetryIngestion,
   testDatabases,
 } from '@edgeloop/cloud';
-import { type TelemetryWindow, topics } from '@edgeloop/shared';
+import { topicFilters, topics } from '@edgeloop/shared';
+import { SimulatedFleet } from './simulated-fleet.ts';
 
 type IPublishPacket = Parameters<CloudMqttConnection['client']['handleMessage']>[0];
 
@@ -32,8 +33,9 @@ const dbs = testDatabases({
 });
 const database: Database = await (dbs.find((d) => d.name === driver) as { open(): Promise<Database> }).open();
 const prefix = `o${randomBytes(3).toString('hex')}`;
-const ids = Array.from({ length: devices }, (_, i) => `${prefix}-${i}`);
-await database.db.insert(schema.devices).values(ids.map((id) => ({ id, deviceClass: 'simulated' })));
+await database.db
+  .insert(schema.devices)
+  .values(new SimulatedFleet(prefix, devices).ids.map((id) => ({ id, deviceClass: 'simulated' })));
 const connection = await connectCloudMqtt({ url: process.env.MQTT_URL || 'mqtt://127.0.0.1:1883' });
 const ingestion = await startTelemetryIngestion({
   db: database.db,
@@ -44,31 +46,17 @@ const ingestion = await startTelemetryIngestion({
   rollup: { intervalMs: 3_600_000 },
 });
 // Nothing from the broker: only our synthetic packets reach the bridge.
-await connection.client.unsubscribeAsync(['el/v1/dev/+/status', 'el/v1/dev/+/reported']).catch(() => {});
+await connection.client
+  .unsubscribeAsync([topicFilters.allDevices('status'), topicFilters.allDevices('reported')])
+  .catch(() => {});
 
-const seqs = ids.map(() => 0);
+const fleet = new SimulatedFleet(prefix, devices);
 const packets: IPublishPacket[] = Array.from({ length: windows }, (_, k) => {
-  const i = k % devices;
-  const deviceId = ids[i] as string;
-  const end = Date.now();
-  const w: TelemetryWindow = {
-    v: 1,
-    deviceId,
-    seq: ++(seqs[i] as number),
-    windowStart: end - 60_000,
-    windowEnd: end,
-    model: { name: 'digits', version: '1', variant: 'int8', sha256: 'ab'.repeat(32) },
-    inferences: 600,
-    errors: 1,
-    latencyMs: { count: 600, min: 0.4, p50: 1.1, p95: 2.9, p99: 4.2, max: 7.5, mean: 1.3 },
-    classCounts: [60, 61, 59, 60, 60, 60, 60, 60, 60, 60],
-    meanConfidence: 0.94,
-    droppedWindows: 0,
-  };
+  const { deviceId, payload } = fleet.window();
   return {
     cmd: 'publish',
     topic: topics.telemetry(deviceId),
-    payload: Buffer.from(JSON.stringify(w)),
+    payload: Buffer.from(payload),
     qos: 1,
     messageId: (k % 65000) + 1,
     dup: false,

@@ -15,6 +15,7 @@ import {
 } from '@edgeloop/shared';
 import type { IPublishPacket } from 'mqtt';
 import { Registry } from 'prom-client';
+import { forEachConcurrently } from '../concurrency.ts';
 import type { Db } from '../db/index.ts';
 import type { CloudMqttConnection } from './connection.ts';
 import { type DeadLetter, DeadLetterSink } from './dead-letters.ts';
@@ -216,30 +217,19 @@ export class MqttBridge extends EventEmitter<MqttBridgeEvents> {
   async publishDesiredMany(entries: readonly DesiredEntry[]): Promise<DesiredPublishResult[]> {
     const stored = await this.store.storeDesiredMany(entries, new Date(this.now()));
     const results: DesiredPublishResult[] = new Array(entries.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < entries.length) {
-        const i = next++;
-        const entry = entries[i] as DesiredEntry;
-        const outcome = stored[i] as (typeof stored)[number];
-        if (!outcome.ok) {
-          results[i] = { deviceId: entry.deviceId, ok: false, error: outcome.error };
-          continue;
-        }
-        try {
-          await this.connection.publish(
-            topics.desired(entry.deviceId),
-            outcome.bytes,
-            channelDelivery.desired,
-          );
-          results[i] = { deviceId: entry.deviceId, ok: true, state: outcome.state };
-        } catch (err) {
-          const error = err instanceof Error ? err : new Error(String(err));
-          results[i] = { deviceId: entry.deviceId, ok: false, error };
-        }
+    await forEachConcurrently(entries, DESIRED_PUBLISH_CONCURRENCY, async ({ deviceId }, i) => {
+      const outcome = stored[i] as (typeof stored)[number];
+      if (!outcome.ok) {
+        results[i] = { deviceId, ok: false, error: outcome.error };
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(DESIRED_PUBLISH_CONCURRENCY, entries.length) }, worker));
+      try {
+        await this.connection.publish(topics.desired(deviceId), outcome.bytes, channelDelivery.desired);
+        results[i] = { deviceId, ok: true, state: outcome.state };
+      } catch (err) {
+        results[i] = { deviceId, ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+      }
+    });
     return results;
   }
 

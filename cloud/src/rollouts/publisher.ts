@@ -3,6 +3,7 @@
 // state again without the shadow). A failed publish is undone in the step's state, so the next tick
 // retries it, and recorded as an event.
 import type { DeliveredModel, DesiredState, ModelRef, ModelVariant } from '@edgeloop/shared';
+import { forEachConcurrently } from '../concurrency.ts';
 import type { DesiredPublishResult, MqttBridge } from '../mqtt/bridge.ts';
 import type { DesiredEntry } from '../mqtt/device-state.ts';
 import type { Logger } from '../mqtt/observability.ts';
@@ -205,20 +206,4 @@ function editShadowSent(
     ...wave,
     params: { ...wave.params, shadow: { ...wave.params.shadow, sent: edit(wave.params.shadow.sent) } },
   };
-}
-
-/** Runs `work` over `items`, at most `limit` at a time. */
-async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

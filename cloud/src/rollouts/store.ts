@@ -90,6 +90,26 @@ function toDevice(row: typeof rolloutDevices.$inferSelect): RolloutDevice {
   };
 }
 
+/** Every column of a rollout device row but its key and `claimed`, taken from the upserted row. */
+const UPSERT_FROM_EXCLUDED = Object.fromEntries(
+  (
+    [
+      'wave',
+      'state',
+      'modelVersion',
+      'variant',
+      'sha256',
+      'chunkSize',
+      'fromModel',
+      'generation',
+      'flagged',
+      'reason',
+      'sentAt',
+      'updatedAt',
+    ] as const
+  ).map((key) => [key, sql.raw(`excluded.${rolloutDevices[key].name}`)]),
+);
+
 function deviceRow(rolloutId: string, d: RolloutDevice, claimed: boolean, at: Date) {
   return {
     rolloutId,
@@ -379,20 +399,7 @@ export async function saveStep(
           .values(changed.slice(i, i + 500).map((d) => deviceRow(next.id, d, true, at)))
           .onConflictDoUpdate({
             target: [rolloutDevices.rolloutId, rolloutDevices.deviceId],
-            set: {
-              wave: sql`excluded.wave`,
-              state: sql`excluded.state`,
-              modelVersion: sql`excluded.model_version`,
-              variant: sql`excluded.variant`,
-              sha256: sql`excluded.sha256`,
-              chunkSize: sql`excluded.chunk_size`,
-              fromModel: sql`excluded.from_model`,
-              generation: sql`excluded.generation`,
-              flagged: sql`excluded.flagged`,
-              reason: sql`excluded.reason`,
-              sentAt: sql`excluded.sent_at`,
-              updatedAt: sql`excluded.updated_at`,
-            },
+            set: UPSERT_FROM_EXCLUDED,
           });
       }
       // A finished rollout lets go of its devices before anything else (its rollback) claims them.
