@@ -2,6 +2,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import sharp from 'sharp';
+import { forEachConcurrently } from '../concurrency.ts';
 import {
   buildDataset,
   type Dataset,
@@ -51,7 +52,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions):
   const size = imageSize(shape);
   const images = new Float32Array(files.length * size);
   const labels = Uint8Array.from(files, (f) => f.label);
-  await forEachLimited(files, DECODE_CONCURRENCY, async ({ file }, i) => {
+  await forEachConcurrently(files, DECODE_CONCURRENCY, async ({ file }, i) => {
     images.set(await decodeImage(file, shape), i * size);
   });
 
@@ -169,19 +170,4 @@ function validateShape(shape: ImageShape): void {
   if (shape.channels !== 1 && shape.channels !== 3) {
     throw new DatasetError('DATASET_INVALID_ARGUMENT', `channels must be 1 or 3, got ${shape.channels}`);
   }
-}
-
-async function forEachLimited<T>(
-  items: T[],
-  limit: number,
-  work: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      await work(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
